@@ -1,0 +1,76 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "absolute";
+    area.style.left = "-9999px";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+    return Promise.resolve();
+  }
+
+  ready(function () {
+    // Copy buttons: data-copy-target names the element whose text is copied.
+    document.querySelectorAll("[data-copy-target]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var target = document.getElementById(button.getAttribute("data-copy-target"));
+        if (!target) { return; }
+        var label = button.textContent;
+        copyText(target.textContent).then(function () {
+          button.textContent = "Copied";
+        }, function () {
+          button.textContent = "Copy failed";
+        }).then(function () {
+          setTimeout(function () { button.textContent = label; }, 1500);
+        });
+      });
+    });
+
+    // Payload preview follows the Event select.
+    var preview = document.querySelector("[data-preview-for]");
+    var samplesNode = document.getElementById("event-samples");
+    if (preview && samplesNode) {
+      var samples = JSON.parse(samplesNode.textContent);
+      var select = document.getElementById(preview.getAttribute("data-preview-for"));
+      var nameNode = document.querySelector("[data-preview-name]");
+      if (select) {
+        select.addEventListener("change", function () {
+          if (samples[select.value]) { preview.textContent = samples[select.value]; }
+          if (nameNode) { nameNode.textContent = select.options[select.selectedIndex].text; }
+        });
+      }
+    }
+
+    // Buttons that start slow work show it and cannot be pressed twice.
+    document.querySelectorAll("button[data-busy-label]").forEach(function (button) {
+      button.form.addEventListener("submit", function (event) {
+        if (button.disabled) { event.preventDefault(); return; }
+        button.textContent = button.getAttribute("data-busy-label");
+        button.setAttribute("aria-busy", "true");
+        setTimeout(function () { button.disabled = true; }, 0);
+      });
+    });
+
+    // "Select all" checkbox of a list.
+    document.querySelectorAll("[data-select-all]").forEach(function (master) {
+      var name = master.getAttribute("data-select-all");
+      master.addEventListener("change", function () {
+        document.querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (box) {
+          box.checked = master.checked;
+        });
+      });
+    });
+  });
+})();

@@ -1,0 +1,82 @@
+"""Self-hosted webhook admin and delivery service."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, redirect, url_for
+
+from webhooks import commands, errors, templating
+from webhooks.auth import access
+from webhooks.config import DEFAULTS
+from webhooks.delivery import pipeline
+from webhooks.extensions import csrf, db, login_manager, migrate
+from webhooks.version import __version__  # noqa: F401  (re-exported)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: defaults, then instance/config.py, then the environment.
+
+    Tests pass ``test_config``, which replaces the instance file and environment.
+    """
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("WEBHOOKS_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    errors.register_errorhandlers(app)
+    commands.register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'webhooks.db'}"
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("WEBHOOKS")
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
+
+
+def instance_secret_key(path: Path) -> str:
+    """A session key kept in the instance folder, so logins survive restarts without set-up."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    pipeline.init_app(app)
+    access.init_app(app)
+    templating.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webhooks.admin.views import bp as webhooks_bp
+    from webhooks.auth.views import bp as auth_bp
+    from webhooks.events.views import bp as events_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(events_bp, url_prefix="/events")
+    app.add_url_rule("/", "index", lambda: redirect(url_for("webhooks.index")))

@@ -1,0 +1,4 @@
+"""The delivery pipeline: build the message, sign it, check the recipient, send, record.
+
+Test events and real events walk the same steps; each step lives in its own module.
+"""

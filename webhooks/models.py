@@ -1,0 +1,121 @@
+"""Database models: admins, webhooks, deliveries and their attempts."""
+
+import base64
+import secrets
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webhooks.extensions import db, login_manager
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))
+
+
+class Webhook(db.Model):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(191), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    secret: Mapped[str] = mapped_column(String(100), default=new_signing_secret)
+    integration: Mapped[str] = mapped_column(String(32), default="manual")
+    sent_count: Mapped[int] = mapped_column(default=0)
+    last_delivery_at: Mapped[datetime | None]
+    last_delivery_ok: Mapped[bool | None]
+    last_delivery_summary: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    deliveries: Mapped[list["Delivery"]] = relationship(
+        back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Delivery(db.Model):
+    """One message to one webhook: the body is fixed once, attempts may be many."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_webhook_created", "webhook_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_message_id)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    is_test: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
+    attempts: Mapped[list["Attempt"]] = relationship(
+        back_populates="delivery",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Attempt.id",
+    )
+
+    @property
+    def last_attempt(self) -> "Attempt | None":
+        return self.attempts[-1] if self.attempts else None
+
+
+class Attempt(db.Model):
+    """One HTTP request of a delivery and what came back (or why nothing did)."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    url: Mapped[str] = mapped_column(String(2048))
+    request_headers: Mapped[str] = mapped_column(Text)
+    succeeded: Mapped[bool]
+    response_status: Mapped[int | None]
+    response_headers: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(String(255))
+
+    delivery: Mapped[Delivery] = relationship(back_populates="attempts")

@@ -1,0 +1,3 @@
+from webhooks import create_app
+
+app = create_app()
