@@ -5,6 +5,7 @@ import secrets
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from webhooks.extensions import db
@@ -33,7 +34,7 @@ def _find(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-@click.group("admin")
+@click.group("admin", cls=AppGroup)
 def admin_group():
     """Manage the accounts that can log in to the admin site."""
 

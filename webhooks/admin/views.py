@@ -1,7 +1,7 @@
 """The webhook screens: list, add, edit, delete, bulk actions and Send Test Event."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
@@ -9,13 +9,14 @@ from webhooks.catalogue import all_events, sample_envelopes
 from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
+from webhooks.routing import page_number
 from webhooks.urls import safe_next
 
 bp = Blueprint("webhooks", __name__)
 
 SORTS = {
-    "name": Webhook.name,
-    "url": Webhook.url,
+    "name": func.lower(Webhook.name),
+    "url": func.lower(Webhook.url),
     "event": Webhook.event,
     "sent": Webhook.sent_count,
     "active": Webhook.active,
@@ -58,6 +59,7 @@ def index():
     tiebreak = Webhook.id.asc() if direction == "asc" else Webhook.id.desc()
     page = db.paginate(
         statement.order_by(order, tiebreak),
+        page=page_number(),
         per_page=current_app.config["WEBHOOKS_PER_PAGE"],
         max_per_page=100,
         error_out=False,
@@ -91,7 +93,7 @@ def create():
     return render_template("webhooks/form.html", form=form, samples=sample_envelopes())
 
 
-@bp.route("/<int:webhook_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:webhook_id>/edit", methods=["GET", "POST"])
 def edit(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
     form = WebhookForm(obj=webhook)
@@ -118,7 +120,7 @@ def edit(webhook_id: int):
     )
 
 
-@bp.post("/<int:webhook_id>/test")
+@bp.post("/<id:webhook_id>/test")
 def test(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
     back = safe_next(request.form.get("next")) or url_for("webhooks.edit", webhook_id=webhook.id)
@@ -133,7 +135,7 @@ def test(webhook_id: int):
     return redirect(back)
 
 
-@bp.route("/<int:webhook_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:webhook_id>/delete", methods=["GET", "POST"])
 def delete_one(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
     form = ConfirmForm()

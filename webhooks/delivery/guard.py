@@ -76,7 +76,7 @@ class RecipientGuard:
         """Why ``ip`` may not be reached, or None when it may."""
         candidates = [ip]
         if (inner := _embedded_ipv4(ip)) is not None:
-            candidates.append(inner)
+            candidates.insert(0, inner)
         if any(
             c.version == n.version and c in n for c in candidates for n in self.allowed_networks
         ):

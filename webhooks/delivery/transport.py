@@ -37,7 +37,9 @@ class _GuardedConnectionMixin:
                 ) from error
             except OSError as error:
                 last_error = error
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+        raise NewConnectionError(
+            self, f"Failed to establish a new connection: {last_error}"
+        ) from last_error
 
 
 def _pool_classes(guard: RecipientGuard) -> dict[str, type]:
@@ -67,7 +69,6 @@ class GuardedAdapter(HTTPAdapter):
 def guarded_session(guard: RecipientGuard) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
-    session.max_redirects = 0
     adapter = GuardedAdapter(guard)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
