@@ -1,0 +1,415 @@
+"""The recipient guard, the guarded transport and Standard Webhooks signing, as units.
+
+The transport tests use the real receiver on 127.0.0.1: the guard must stop the request at
+connect time, so the receiver's log is the proof that nothing left the machine.
+"""
+
+import base64
+import ipaddress
+import json
+import socket
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook as SWWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from werkzeug import Response
+
+from webhooks.delivery.guard import (
+    RecipientBlocked,
+    RecipientError,
+    RecipientGuard,
+    RecipientUnresolvable,
+    parse_networks,
+)
+from webhooks.delivery.message import Message
+from webhooks.delivery.sender import send
+from webhooks.delivery.signing import sign, signed_headers
+from webhooks.delivery.transport import guarded_session
+from webhooks.models import new_signing_secret
+
+LOOPBACK_ALLOWED = RecipientGuard(parse_networks("127.0.0.0/8"))
+
+
+def unused_port() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+# ---------------------------------------------------------------- blocked_reason
+
+BLOCKED = [
+    "127.0.0.1",
+    "127.255.255.254",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",  # cloud metadata
+    "0.0.0.0",
+    "224.0.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "100.64.0.1",  # carrier-grade NAT
+    "198.18.0.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fd00::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+    "2001:db8::1",
+]
+PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2001:4860:4860::8888"]
+
+
+@pytest.mark.parametrize("address", BLOCKED)
+def test_guard_blocks_non_public_address(address):
+    reason = RecipientGuard().blocked_reason(ipaddress.ip_address(address))
+
+    assert reason is not None
+    assert reason.startswith(("a ", "an ", "not "))
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_guard_lets_public_address_through(address):
+    assert RecipientGuard().blocked_reason(ipaddress.ip_address(address)) is None
+    assert LOOPBACK_ALLOWED.blocked_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("2002:7f00:1::", "loopback"),
+        ("10.1.2.3", "private"),
+        ("169.254.169.254", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+    ],
+)
+def test_guard_says_what_kind_of_address_is_blocked(address, words):
+    assert words in RecipientGuard().blocked_reason(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("127.0.0.1", True),
+        ("127.200.1.1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.1", False),
+        ("192.168.1.1", False),
+        ("::1", False),  # IPv6 loopback is not in an IPv4 range
+        ("169.254.169.254", False),
+    ],
+)
+def test_allowed_network_lets_only_its_range_through(address, allowed):
+    reason = LOOPBACK_ALLOWED.blocked_reason(ipaddress.ip_address(address))
+
+    assert (reason is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"), [("fd00::1", True), ("fd12:3456::1", True), ("fe80::1", False)]
+)
+def test_allowed_ipv6_network_lets_only_its_range_through(address, allowed):
+    guard = RecipientGuard(parse_networks("fd00::/8"))
+
+    assert (guard.blocked_reason(ipaddress.ip_address(address)) is None) is allowed
+
+
+# ---------------------------------------------------------------- parse_networks
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("", ()),
+        (" , ,", ()),
+        ("127.0.0.0/8", ("127.0.0.0/8",)),
+        (" 127.0.0.0/8 , ,10.0.0.0/8, ", ("127.0.0.0/8", "10.0.0.0/8")),
+        ("127.0.0.1/8", ("127.0.0.0/8",)),  # host bits are forgiven
+        ("192.168.1.7", ("192.168.1.7/32",)),
+        ("fd00::/8,::1", ("fd00::/8", "::1/128")),
+        (["10.0.0.0/8", " ", ""], ("10.0.0.0/8",)),
+    ],
+)
+def test_parse_networks_reads_ranges_and_ignores_blanks(setting, expected):
+    assert parse_networks(setting) == tuple(ipaddress.ip_network(n) for n in expected)
+
+
+@pytest.mark.parametrize(
+    ("setting", "bad"),
+    [
+        ("not-a-cidr", "not-a-cidr"),
+        ("127.0.0.0/8, not-a-cidr", "not-a-cidr"),
+        ("10.0.0.0/33", "10.0.0.0/33"),
+        ("localhost", "localhost"),
+        (["127.0.0.0/8", "999.1.1.1"], "999.1.1.1"),
+    ],
+)
+def test_parse_networks_rejects_bad_entry_naming_it(setting, bad):
+    with pytest.raises(ValueError, match=f"'{bad}' is not a CIDR range") as caught:
+        parse_networks(setting)
+
+    assert "WEBHOOKS_ALLOWED_NETWORKS" in str(caught.value)
+
+
+# ---------------------------------------------------------------- check_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://127.0.0.1:8080/hook",
+        "https://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://localhost/",
+        "http://LOCALHOST:5000/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0/",
+    ],
+)
+def test_check_url_blocks_internal_host_in_any_spelling(url):
+    with pytest.raises(RecipientBlocked, match="blocked address"):
+        RecipientGuard().check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+        "mailto:hooks@example.com",
+        "http:///no-host",
+        "http://",
+        "example.com/hook",
+        "",
+        "http://example.com:99999/hook",
+    ],
+)
+def test_check_url_blocks_url_that_is_not_absolute_http(url):
+    with pytest.raises(RecipientBlocked, match="blocked URL"):
+        RecipientGuard().check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://nonexistent.invalid/hook", "https://" + "a" * 64 + ".example/hook"]
+)
+def test_check_url_reports_unresolvable_host_as_dns_failure(url):
+    with pytest.raises(RecipientUnresolvable, match="DNS failure") as caught:
+        RecipientGuard().check_url(url)
+
+    assert isinstance(caught.value, RecipientError)
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses"),
+    [
+        ("http://93.184.216.34/hook", ["93.184.216.34"]),
+        ("https://[2606:4700:4700::1111]:8443/hook", ["2606:4700:4700::1111"]),
+    ],
+)
+def test_check_url_lets_public_address_through(url, addresses):
+    assert RecipientGuard().check_url(url) == addresses
+
+
+def test_check_url_lets_allowed_range_through():
+    assert LOOPBACK_ALLOWED.check_url("http://127.0.0.1:8080/hook") == ["127.0.0.1"]
+    with pytest.raises(RecipientBlocked):
+        LOOPBACK_ALLOWED.check_url("http://10.0.0.1/hook")
+
+
+# ---------------------------------------------------------------- guarded transport
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "127.1"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_transport_refuses_internal_address_at_connect_time(receiver, scheme, host):
+    receiver.expect_request("/x").respond_with_data("should never be reached")
+    url = receiver.url_for("/x").replace("http://127.0.0.1", f"{scheme}://{host}")
+
+    with pytest.raises(RecipientBlocked, match="loopback"):
+        guarded_session(RecipientGuard()).post(url, data=b"{}", timeout=2)
+
+    assert receiver.log == []
+
+
+def test_transport_reaches_receiver_in_allowed_range(receiver):
+    receiver.expect_request("/x", method="POST").respond_with_data("hello")
+
+    response = guarded_session(LOOPBACK_ALLOWED).post(
+        receiver.url_for("/x"), data=b'{"a":1}', timeout=2
+    )
+
+    assert response.status_code == 200
+    assert response.text == "hello"
+    assert len(receiver.log) == 1
+    request, _ = receiver.log[0]
+    assert request.get_data() == b'{"a":1}'
+    assert request.headers["Host"] == f"127.0.0.1:{receiver.port}"
+
+
+def test_transport_ignores_proxy_settings_from_the_environment(receiver, monkeypatch):
+    dead_proxy = f"http://127.0.0.1:{unused_port()}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    receiver.expect_request("/x").respond_with_data("direct")
+
+    response = guarded_session(LOOPBACK_ALLOWED).post(receiver.url_for("/x"), timeout=2)
+
+    assert response.text == "direct"
+    assert len(receiver.log) == 1
+
+
+def test_transport_refused_connection_is_a_connection_error():
+    url = f"http://127.0.0.1:{unused_port()}/x"
+
+    with pytest.raises(requests.ConnectionError):
+        guarded_session(LOOPBACK_ALLOWED).post(url, timeout=2)
+
+
+def test_sender_describes_refused_connection_in_plain_words():
+    port = unused_port()
+
+    result = send(
+        guarded_session(LOOPBACK_ALLOWED),
+        f"http://127.0.0.1:{port}/x",
+        {},
+        b"{}",
+        timeout=2,
+        body_limit=100,
+    )
+
+    assert result.ok is False
+    assert result.summary == f"connection refused by 127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_transport_hands_back_a_redirect_without_following_it(receiver, status):
+    target = receiver.url_for("/elsewhere")
+    receiver.expect_request("/x").respond_with_response(
+        Response("moved", status=status, headers={"Location": target})
+    )
+    receiver.expect_request("/elsewhere").respond_with_data("should never be reached")
+
+    response = guarded_session(LOOPBACK_ALLOWED).post(
+        receiver.url_for("/x"), timeout=2, allow_redirects=False
+    )
+
+    assert response.status_code == status
+    assert response.headers["Location"] == target
+    assert [request.path for request, _ in receiver.log] == ["/x"]
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_sender_never_follows_a_redirect(receiver, status):
+    receiver.expect_request("/x").respond_with_response(
+        Response("moved", status=status, headers={"Location": receiver.url_for("/elsewhere")})
+    )
+    receiver.expect_request("/elsewhere").respond_with_data("should never be reached")
+
+    result = send(
+        guarded_session(LOOPBACK_ALLOWED),
+        receiver.url_for("/x"),
+        {},
+        b"{}",
+        timeout=2,
+        body_limit=100,
+    )
+
+    assert result.ok is False
+    assert [request.path for request, _ in receiver.log] == ["/x"]
+
+
+# ---------------------------------------------------------------- signing
+
+SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_sign_matches_the_standard_webhooks_test_vector():
+    signature = sign(
+        SPEC_SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+    )
+
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{}",
+        b'{"type":"payment_received","timestamp":"2026-01-01T00:00:00.000Z","data":{}}',
+        json.dumps({"name": "Café Müller ✓ 日本"}, ensure_ascii=False).encode(),
+        b"x" * 10_000,
+    ],
+    ids=["empty", "object", "envelope", "non-ascii", "large"],
+)
+@pytest.mark.parametrize("secret", [SPEC_SECRET, new_signing_secret()], ids=["spec", "fresh"])
+def test_sign_matches_standard_webhooks_library(secret, body):
+    msg_id, timestamp = "msg_abc123", 1_700_000_000
+
+    ours = sign(secret, msg_id, timestamp, body)
+    theirs = SWWebhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
+
+    assert ours == theirs
+
+
+def test_new_signing_secret_is_whsec_with_enough_key_bytes():
+    secret = new_signing_secret()
+
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"))) >= 24
+    assert new_signing_secret() != secret
+
+
+def test_signed_headers_carry_the_standard_webhooks_fields():
+    message = Message("msg_one", b'{"type":"x"}')
+
+    headers = signed_headers(message, [SPEC_SECRET], 1_700_000_000, "Webhooks/0.1.0")
+
+    assert headers == {
+        "Content-Type": "application/json",
+        "User-Agent": "Webhooks/0.1.0",
+        "webhook-id": "msg_one",
+        "webhook-timestamp": "1700000000",
+        "webhook-signature": sign(SPEC_SECRET, "msg_one", 1_700_000_000, b'{"type":"x"}'),
+    }
+
+
+def test_signed_headers_with_two_secrets_verify_with_each():
+    old, new = new_signing_secret(), new_signing_secret()
+    body = json.dumps({"type": "payment_received", "data": {"note": "ünïcode"}}, ensure_ascii=False)
+    message = Message("msg_rotation", body.encode())
+
+    headers = signed_headers(message, [old, new], int(time.time()), "Webhooks/0.1.0")
+
+    signatures = headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2
+    assert all(signature.startswith("v1,") for signature in signatures)
+    for secret, signature in zip([old, new], signatures, strict=True):
+        assert SWWebhook(secret).verify(body, headers) == json.loads(body)
+        alone = {**headers, "webhook-signature": signature}
+        assert SWWebhook(secret).verify(body, alone) == json.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        SWWebhook(new_signing_secret()).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        SWWebhook(old).verify(body + " ", headers)  # a changed body no longer verifies

@@ -1,0 +1,111 @@
+"""The migrations build the same schema as the models, on a fresh database, both ways."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from webhooks import create_app
+from webhooks.extensions import db
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+APP_TABLES = {"users", "webhooks", "deliveries", "attempts"}
+
+
+@pytest.fixture
+def keep_logging():
+    """Alembic's env.py reconfigures logging from alembic.ini; undo that for the other tests."""
+    root = logging.getLogger()
+    root_state = (root.level, list(root.handlers))
+    loggers = {
+        name: (logger.level, logger.disabled, list(logger.handlers), logger.propagate)
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    root.setLevel(root_state[0])
+    root.handlers[:] = root_state[1]
+    for name, logger in logging.root.manager.loggerDict.items():
+        if not isinstance(logger, logging.Logger):
+            continue
+        if name in loggers:
+            level, disabled, handlers, propagate = loggers[name]
+            logger.setLevel(level)
+            logger.disabled = disabled
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+        else:
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
+            logger.handlers[:] = []
+            logger.propagate = True
+
+
+@pytest.fixture
+def fresh_app(tmp_path, keep_logging):
+    """An app on an empty SQLite file that nobody has called ``create_all`` on."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'migrated.db'}",
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def flask_db(app, *args):
+    result = app.test_cli_runner().invoke(args=["db", *args, "--directory", MIGRATIONS])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def table_names(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def schema_differences(app) -> list:
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def test_upgrade_on_fresh_database_matches_the_models(fresh_app):
+    assert table_names(fresh_app) == set()
+    flask_db(fresh_app, "upgrade")
+    assert table_names(fresh_app) == APP_TABLES | {"alembic_version"}
+    assert schema_differences(fresh_app) == []
+
+
+def test_migrations_have_a_single_head():
+    assert len(ScriptDirectory(MIGRATIONS).get_heads()) == 1
+
+
+def test_downgrade_to_base_and_upgrade_again(fresh_app):
+    flask_db(fresh_app, "upgrade")
+    flask_db(fresh_app, "downgrade", "base")
+    assert table_names(fresh_app) & APP_TABLES == set()
+    flask_db(fresh_app, "upgrade")
+    assert table_names(fresh_app) == APP_TABLES | {"alembic_version"}
+    assert schema_differences(fresh_app) == []
+
+
+def test_migrated_database_keeps_foreign_key_cascades(fresh_app):
+    flask_db(fresh_app, "upgrade")
+    with fresh_app.app_context():
+        inspector = inspect(db.engine)
+        (deliveries_fk,) = inspector.get_foreign_keys("deliveries")
+        (attempts_fk,) = inspector.get_foreign_keys("attempts")
+    assert deliveries_fk["referred_table"] == "webhooks"
+    assert deliveries_fk["options"].get("ondelete") == "CASCADE"
+    assert attempts_fk["referred_table"] == "deliveries"
+    assert attempts_fk["options"].get("ondelete") == "CASCADE"
