@@ -25,8 +25,7 @@ db: install
 run: db
 	$(FLASK) admin bootstrap
 	@echo "Serving the admin site on http://$(HOST):$(PORT)/"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --timeout 120 \
-		--access-logfile - wsgi:app
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ from webhooks import create_app
 from webhooks.extensions import db
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-APP_TABLES = {"users", "webhooks", "deliveries", "attempts"}
+APP_TABLES = {"users", "webhooks", "events", "deliveries", "attempts", "api_tokens"}
 
 
 @pytest.fixture
@@ -103,9 +103,13 @@ def test_migrated_database_keeps_foreign_key_cascades(fresh_app):
     flask_db(fresh_app, "upgrade")
     with fresh_app.app_context():
         inspector = inspect(db.engine)
-        (deliveries_fk,) = inspector.get_foreign_keys("deliveries")
-        (attempts_fk,) = inspector.get_foreign_keys("attempts")
-    assert deliveries_fk["referred_table"] == "webhooks"
-    assert deliveries_fk["options"].get("ondelete") == "CASCADE"
-    assert attempts_fk["referred_table"] == "deliveries"
-    assert attempts_fk["options"].get("ondelete") == "CASCADE"
+        foreign_keys = {
+            (table, fk["referred_table"]): fk["options"].get("ondelete")
+            for table in ("deliveries", "attempts")
+            for fk in inspector.get_foreign_keys(table)
+        }
+    assert foreign_keys == {
+        ("deliveries", "webhooks"): "CASCADE",
+        ("deliveries", "events"): "CASCADE",
+        ("attempts", "deliveries"): "CASCADE",
+    }

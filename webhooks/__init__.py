@@ -11,7 +11,11 @@ from webhooks.auth import access
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
 from webhooks.extensions import csrf, db, login_manager, migrate
-from webhooks.version import __version__  # noqa: F401  (re-exported)
+from webhooks.outbox import EventError, dispatch
+from webhooks.version import __version__
+from webhooks.worker import wakeup
+
+__all__ = ["EventError", "__version__", "create_app", "dispatch"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,16 +72,20 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     pipeline.init_app(app)
+    wakeup.init_app(app)
     access.init_app(app)
     templating.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from webhooks.admin.views import bp as webhooks_bp
+    from webhooks.api.views import bp as api_bp
     from webhooks.auth.views import bp as auth_bp
     from webhooks.events.views import bp as events_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(events_bp, url_prefix="/events")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("webhooks.index")))

@@ -8,8 +8,27 @@ DEFAULTS = {
     # Comma-separated CIDR ranges the recipient guard lets through although they are not public,
     # e.g. "127.0.0.0/8" to deliver to a receiver on this machine.
     "ALLOWED_NETWORKS": "",
+    # Seconds between attempts after a failure (± RETRY_JITTER); after the last step it has failed.
+    "RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,50400,72000,86400",
+    "RETRY_JITTER": 0.2,
+    # A webhook whose attempts have all failed for this many days is disabled.
+    "DISABLE_AFTER_DAYS": 5,
+    # Deliveries older than this many days are purged (daily by the worker, or `flask deliveries
+    # purge`).
+    "RETENTION_DAYS": 30,
+    # Largest event payload the API, CLI and Python call accept, in bytes of JSON.
+    "MAX_EVENT_BYTES": 256 * 1024,
+    # Worker: threads sending at once, and how often it looks for work written by other
+    # processes (work from this process wakes it at once).
+    "WORKER_THREADS": 4,
+    "WORKER_POLL_INTERVAL": 1.0,
+    # Run the worker inside the web server process (`make run`); off for a separate worker.
+    "EMBEDDED_WORKER": True,
     "WEBHOOKS_PER_PAGE": 20,
+    "DELIVERIES_PER_PAGE": 50,
     "RECENT_DELIVERIES": 10,
+    # Largest request body of a form; the events API has its own limit (MAX_EVENT_BYTES).
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,9 +1,15 @@
 """Error pages: a clear page for every failure, never a stack trace."""
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
+from webhooks.api.errors import api_error
 from webhooks.extensions import db
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -17,10 +23,13 @@ def register_errorhandlers(app: Flask) -> None:
             "Go back, reload the page and try again.",
         ), 400
 
-    @app.errorhandler(403)
-    @app.errorhandler(404)
-    @app.errorhandler(405)
+    @app.errorhandler(HTTPException)
     def http_error(error):
+        if error.code >= 500:
+            return server_error(error)
+        if wants_json():
+            code = (error.name or "error").lower().replace(" ", "_")
+            return api_error(error.code, code, error.description or error.name)
         return render_template(
             "errors/error.html", code=error.code, title=error.name, message=error.description
         ), error.code
@@ -28,6 +37,8 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
+        if wants_json():
+            return api_error(500, "internal_error", "The server could not finish this request.")
         return render_template(
             "errors/error.html",
             code=500,

@@ -2,7 +2,7 @@
 
 import base64
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, Text
@@ -16,6 +16,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time stored here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def new_signing_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -23,6 +28,14 @@ def new_signing_secret() -> str:
 
 def new_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
+
+
+def new_event_id() -> str:
+    return "evt_" + secrets.token_urlsafe(18)
+
+
+SECRET_OVERLAP = timedelta(hours=24)
+PAYLOAD_FORMATS = {"standard": "Standard", "flat": "Flat"}
 
 
 class User(UserMixin, db.Model):
@@ -49,14 +62,21 @@ def load_user(user_id: str) -> User | None:
 
 class Webhook(db.Model):
     __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_event_active", "event", "active"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(191), index=True)
     url: Mapped[str] = mapped_column(String(2048))
-    event: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     secret: Mapped[str] = mapped_column(String(100), default=new_signing_secret)
     integration: Mapped[str] = mapped_column(String(32), default="manual")
+    payload_format: Mapped[str] = mapped_column(String(16), default="standard")
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None] = mapped_column(index=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
     sent_count: Mapped[int] = mapped_column(default=0)
     last_delivery_at: Mapped[datetime | None]
     last_delivery_ok: Mapped[bool | None]
@@ -68,24 +88,88 @@ class Webhook(db.Model):
         back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The current secret, and the previous one during the overlap after a rotation."""
+        secrets_ = [self.secret]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires and as_utc(expires) > now:
+            secrets_.append(self.previous_secret)
+        return secrets_
+
+    def rotate_secret(self, now: datetime) -> None:
+        self.previous_secret = self.secret
+        self.previous_secret_expires_at = now + SECRET_OVERLAP
+        self.secret = new_signing_secret()
+
+    def enable(self) -> None:
+        self.active = True
+        self.disabled_at = None
+        self.disabled_reason = None
+        self.failing_since = None
+
+
+class Event(db.Model):
+    """An event reported by the platform; stored once, delivered to every subscribed webhook."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40), unique=True, default=new_event_id)
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    delivery_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16), default="full")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
 
 class Delivery(db.Model):
     """One message to one webhook: the body is fixed once, attempts may be many."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_webhook_created", "webhook_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_webhook_id", "webhook_id", "id"),
+        Index("ix_deliveries_status_id", "status", "id"),
+        Index("ix_deliveries_event_type_id", "event_type", "id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_message_id)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     is_test: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     attempt_count: Mapped[int] = mapped_column(default=0)
+    # Failures since the delivery was (re)queued: the step of the retry schedule.
+    round_failures: Mapped[int] = mapped_column(default=0)
+    # When it is due; while a worker holds it, when that worker's lease runs out.
+    next_attempt_at: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    last_summary: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
+    event: Mapped[Event | None] = relationship()
     attempts: Mapped[list["Attempt"]] = relationship(
         back_populates="delivery",
         cascade="all, delete-orphan",

@@ -211,4 +211,17 @@ EVENTS: tuple[EventType, ...] = (
         PAYMENT,
         CUSTOMER,
     ),
+    _event(
+        "webhook_disabled",
+        "Webhook Disabled",
+        "Fired when a webhook is disabled because its receiver kept failing or answered 410 Gone.",
+        {
+            "webhook_id": 12,
+            "webhook_name": "Zapier Integration",
+            "webhook_url": "https://hooks.example.com/catch/123",
+            "webhook_event": "payment_received",
+            "disabled_reason": "Every attempt failed for 5 days; the last: HTTP 500 in 31 ms",
+            "disabled_at": "2026-11-30T12:00:00+00:00",
+        },
+    ),
 )

@@ -26,3 +26,13 @@ def envelope(event_type: str, data: dict[str, Any], occurred_at: datetime) -> st
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+def render_body(
+    payload_format: str, event_type: str, data: dict[str, Any], occurred_at: datetime
+) -> str:
+    """The body for a webhook's format: the Standard envelope, or the data alone ("flat"),
+    as the original product sent it."""
+    if payload_format == "flat":
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return envelope(event_type, data, occurred_at)

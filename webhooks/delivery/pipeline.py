@@ -6,7 +6,7 @@ application from its configuration; ``current_deliverer()`` returns the running 
 
 import json
 import threading
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from webhooks.catalogue import get_event
 from webhooks.delivery.guard import RecipientError, RecipientGuard, parse_networks
-from webhooks.delivery.message import Message, envelope
+from webhooks.delivery.message import Message, render_body
 from webhooks.delivery.sender import SendResult, send
 from webhooks.delivery.signing import signed_headers
 from webhooks.delivery.transport import guarded_session
@@ -24,6 +24,15 @@ from webhooks.models import Attempt, Delivery, Webhook
 from webhooks.version import USER_AGENT
 
 EXTENSION_KEY = "webhooks.deliverer"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A signed request, ready to send."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class Deliverer:
@@ -47,27 +56,36 @@ class Deliverer:
             self._local.session = guarded_session(self.guard)
         return self._local.session
 
-    def check_and_send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+    def prepare(self, delivery: Delivery, now: datetime) -> Prepared:
+        """Steps 1–2: the delivery's fixed body, signed with the webhook's current secrets."""
+        webhook = delivery.webhook
+        message = Message(delivery.msg_id, delivery.body.encode())
+        headers = signed_headers(
+            message, webhook.signing_secrets(now), int(now.timestamp()), USER_AGENT
+        )
+        return Prepared(webhook.url, headers, message.body)
+
+    def check_and_send(self, prepared: Prepared) -> SendResult:
+        """Steps 3–4: the recipient guard, then the request."""
         try:
-            self.guard.check_url(url)
+            self.guard.check_url(prepared.url)
         except RecipientError as error:
             return SendResult(ok=False, summary=str(error), error=str(error))
         return send(
-            self.session(), url, headers, body, timeout=self.timeout, body_limit=self.body_limit
+            self.session(),
+            prepared.url,
+            prepared.headers,
+            prepared.body,
+            timeout=self.timeout,
+            body_limit=self.body_limit,
         )
 
-    def deliver(self, delivery: Delivery) -> SendResult:
-        """Make one attempt of ``delivery`` and record it. Commits: no transaction stays open
-        while the receiver is being waited for."""
-        webhook = delivery.webhook
-        url = webhook.url
-        message = Message(delivery.msg_id, delivery.body.encode())
-        headers = signed_headers(message, [webhook.secret], int(time.time()), USER_AGENT)
+    def attempt(self, delivery: Delivery) -> tuple[Prepared, SendResult]:
+        """Prepare and send one attempt. Ends the current transaction first, so no database
+        lock or connection is held while the receiver is being waited for."""
+        prepared = self.prepare(delivery, datetime.now(UTC))
         db.session.commit()
-        result = self.check_and_send(url, headers, message.body)
-        record_attempt(delivery, url, headers, result)
-        db.session.commit()
-        return result
+        return prepared, self.check_and_send(prepared)
 
 
 def init_app(app: Flask) -> None:
@@ -80,35 +98,35 @@ def current_deliverer() -> Deliverer:
 
 
 def record_attempt(
-    delivery: Delivery, url: str, headers: dict[str, str], result: SendResult
+    delivery: Delivery, prepared: Prepared, result: SendResult, now: datetime
 ) -> Attempt:
-    """Step 5: write the attempt and what it changes on the delivery and its webhook."""
-    now = datetime.now(UTC)
+    """Step 5: write the attempt and the webhook's last result. The caller commits."""
+    summary = result.summary[:255]
     attempt = Attempt(
         delivery=delivery,
         created_at=now,
-        url=url,
-        request_headers=json.dumps(headers),
+        url=prepared.url,
+        request_headers=json.dumps(prepared.headers),
         succeeded=result.ok,
         response_status=result.status_code,
         response_headers=json.dumps(result.response_headers) if result.status_code else None,
         response_body=result.response_body,
         duration_ms=result.duration_ms,
         error=result.error,
-        summary=result.summary[:255],
+        summary=summary,
     )
     db.session.add(attempt)
     delivery.attempt_count += 1
-    changes = {
-        "last_delivery_at": now,
-        "last_delivery_ok": result.ok,
-        "last_delivery_summary": (("Test: " if delivery.is_test else "") + result.summary)[:255],
-    }
-    if not delivery.is_test:
-        delivery.status = "succeeded" if result.ok else "failing"
-        if result.ok:
-            changes["sent_count"] = Webhook.sent_count + 1
-    db.session.execute(update(Webhook).where(Webhook.id == delivery.webhook_id).values(**changes))
+    delivery.last_summary = summary
+    db.session.execute(
+        update(Webhook)
+        .where(Webhook.id == delivery.webhook_id)
+        .values(
+            last_delivery_at=now,
+            last_delivery_ok=result.ok,
+            last_delivery_summary=(("Test: " if delivery.is_test else "") + result.summary)[:255],
+        )
+    )
     return attempt
 
 
@@ -119,10 +137,13 @@ def send_test_event(webhook: Webhook) -> SendResult:
     delivery = Delivery(
         webhook=webhook,
         event_type=webhook.event,
-        body=envelope(webhook.event, data, datetime.now(UTC)),
+        body=render_body(webhook.payload_format, webhook.event, data, datetime.now(UTC)),
         is_test=True,
         status="test",
     )
     db.session.add(delivery)
     db.session.commit()
-    return current_deliverer().deliver(delivery)
+    prepared, result = current_deliverer().attempt(delivery)
+    record_attempt(delivery, prepared, result, datetime.now(UTC))
+    db.session.commit()
+    return result

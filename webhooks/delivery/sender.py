@@ -27,6 +27,11 @@ class SendResult:
     response_body: str | None = None
     error: str | None = None
 
+    def header(self, name: str) -> str | None:
+        """A response header, whatever its case."""
+        wanted = name.lower()
+        return next((v for k, v in self.response_headers.items() if k.lower() == wanted), None)
+
     @property
     def body_preview(self) -> str:
         body = (self.response_body or "").strip()

@@ -1,10 +1,9 @@
-"""Command-line tools: ``flask --app wsgi admin --help``."""
+"""``flask admin``: the accounts that can log in to the admin site."""
 
 import os
 import secrets
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
@@ -114,7 +113,3 @@ def bootstrap():
     click.echo("  This password is shown only once; change it with")
     click.echo(f"  `.venv/bin/flask --app wsgi admin reset-password {email}`.")
     click.echo("")
-
-
-def register_commands(app: Flask) -> None:
-    app.cli.add_command(admin_group)

@@ -1,0 +1,30 @@
+"""``flask worker``: the delivery worker on its own."""
+
+import logging
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from webhooks.worker.runtime import run_until_signalled
+
+
+@click.command("worker")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Deliveries sent at once (default: WEBHOOKS_WORKER_THREADS, 4).",
+)
+@with_appcontext
+def worker_command(threads: int | None):
+    """Send due deliveries until stopped with Ctrl-C or SIGTERM.
+
+    Use it when the web server runs with WEBHOOKS_EMBEDDED_WORKER=false, or to add sending
+    capacity: any number of workers may run against the same database; each attempt is made
+    by exactly one of them. On SIGTERM in-flight attempts finish before it exits.
+    """
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(message)s")
+    app = current_app._get_current_object()
+    if not run_until_signalled(app, threads):
+        raise click.ClickException("Some deliveries were still in flight when the worker stopped.")

@@ -1,0 +1,145 @@
+"""Reporting events: the one path behind the API, the CLI and ``webhooks.dispatch``.
+
+An event is stored once, and one delivery per subscribed active webhook is written in the same
+transaction (an outbox): once ``dispatch`` returns, nothing is lost even if the process dies.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webhooks.catalogue import get_event
+from webhooks.delivery.message import render_body
+from webhooks.extensions import db
+from webhooks.models import Delivery, Event, Webhook
+from webhooks.worker.wakeup import wake_workers
+
+MAX_KEY_LENGTH = 255
+
+
+class EventError(ValueError):
+    """An event that cannot be accepted; ``code`` names the problem for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    event: Event
+    created: bool
+    deliveries: int
+
+
+def _serialise(data: Any, max_bytes: int) -> str:
+    if not isinstance(data, dict):
+        raise EventError("invalid_data", "`data` must be a JSON object.")
+    try:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise EventError("invalid_data", f"`data` cannot be sent as JSON: {error}") from error
+    if len(text.encode()) > max_bytes:
+        raise EventError(
+            "payload_too_large", f"`data` is larger than the limit of {max_bytes} bytes."
+        )
+    return text
+
+
+def validate(event_type: Any, data: Any, idempotency_key: Any = None) -> str:
+    """Check an event before anything is written; returns ``data`` as JSON text."""
+    if not isinstance(event_type, str) or get_event(event_type) is None:
+        raise EventError(
+            "unknown_event_type",
+            f"Unknown event type {event_type!r}; see the event catalogue for the valid types.",
+        )
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY_LENGTH
+    ):
+        raise EventError(
+            "invalid_id", f"`id` must be a string of 1 to {MAX_KEY_LENGTH} characters."
+        )
+    return _serialise(data, current_app.config["MAX_EVENT_BYTES"])
+
+
+def enqueue(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Event, int]:
+    """Add the event and its deliveries to the session; the caller commits and wakes workers."""
+    data_text = validate(event_type, data, idempotency_key)
+    now = now or datetime.now(UTC)
+    event = Event(
+        type=event_type,
+        data=data_text,
+        idempotency_key=idempotency_key,
+        source=source,
+        created_at=now,
+    )
+    db.session.add(event)
+    webhooks = db.session.execute(
+        select(Webhook.id, Webhook.payload_format).where(
+            Webhook.event == event_type, Webhook.active.is_(True)
+        )
+    ).all()
+    bodies: dict[str, str] = {}
+    for webhook_id, payload_format in webhooks:
+        if payload_format not in bodies:
+            bodies[payload_format] = render_body(payload_format, event_type, data, now)
+        db.session.add(
+            Delivery(
+                event=event,
+                webhook_id=webhook_id,
+                event_type=event_type,
+                body=bodies[payload_format],
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    event.delivery_count = len(webhooks)
+    return event, len(webhooks)
+
+
+def _existing(idempotency_key: str) -> Event | None:
+    return db.session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+
+
+def dispatch(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    source: str = "python",
+) -> Dispatched:
+    """Report an event: every active webhook subscribed to ``event_type`` receives ``data``.
+
+    Run inside an application context. The same ``idempotency_key`` twice stores one event;
+    the second call returns the first with ``created=False``. Raises ``EventError`` for an
+    unknown type or unusable data, before anything is written.
+    """
+    if idempotency_key is not None and (found := _existing(idempotency_key)) is not None:
+        validate(event_type, data, idempotency_key)
+        return Dispatched(found, False, found.delivery_count)
+    event, count = enqueue(event_type, data, source=source, idempotency_key=idempotency_key)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        found = _existing(idempotency_key) if idempotency_key else None
+        if found is None:
+            raise
+        return Dispatched(found, False, found.delivery_count)
+    if count:
+        wake_workers()
+    return Dispatched(event, True, count)

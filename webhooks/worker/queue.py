@@ -1,0 +1,51 @@
+"""Claiming due deliveries so that each attempt is made by exactly one worker.
+
+A claim is a conditional UPDATE that moves ``next_attempt_at`` to the end of a lease and sets a
+lease token; only the worker whose UPDATE changed the row goes on to send. A worker that dies
+leaves the row to fall due again when its lease ends.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from webhooks.extensions import db
+from webhooks.models import Delivery, as_utc
+
+DUE_STATES = ("pending", "failing")
+
+
+def _due(now: datetime):
+    return Delivery.status.in_(DUE_STATES), Delivery.next_attempt_at <= now
+
+
+def claim_due(now: datetime, limit: int, lease: timedelta) -> list[tuple[int, str]]:
+    """Claim up to ``limit`` due deliveries; returns (delivery id, lease token) pairs."""
+    candidates = db.session.scalars(
+        select(Delivery.id).where(*_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
+    ).all()
+    claimed = []
+    for delivery_id in candidates:
+        token = secrets.token_hex(16)
+        result = db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, *_due(now))
+            .values(next_attempt_at=now + lease, lease_token=token)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed.append((delivery_id, token))
+    db.session.commit()
+    return claimed
+
+
+def seconds_until_due(now: datetime) -> float | None:
+    """How long until the earliest scheduled delivery is due; None when nothing is scheduled."""
+    earliest = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(Delivery.status.in_(DUE_STATES))
+    )
+    db.session.commit()
+    if earliest is None:
+        return None
+    return max(0.0, (as_utc(earliest) - now).total_seconds())
