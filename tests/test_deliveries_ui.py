@@ -1,0 +1,741 @@
+"""The delivery log: the list with its filters and keyset pages, one delivery with its attempts,
+redelivery and "retry all failed since".
+
+Rows are written with the models, then each test checks the page the admin sees and, for the
+actions, what the database holds afterwards.
+"""
+
+import html
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, insert, select, text
+
+from tests.conftest import csrf_token, post_form
+from webhooks import dispatch
+from webhooks.deliveries.forms import Filters
+from webhooks.deliveries.views import Cursor, Plan, choose_plan, conditions, page_statement
+from webhooks.extensions import db
+from webhooks.models import Attempt, Delivery, Webhook, as_utc
+from webhooks.worker.wakeup import register
+
+ROW_RE = re.compile(r'<tr>\s*<td><a href="/deliveries/(\d+)">')
+NOTES_RE = re.compile(r'<div class="filter-notes" role="status">(.*?)</div>', re.S)
+FLASH_RE = re.compile(
+    r'<div class="flash flash-(\w+)"[^>]*>\s*<strong>[^<]*</strong>(.*?)</div>', re.S
+)
+BASE_TIME = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+BODY = '{"type":"payment_received","timestamp":"2026-03-10T12:00:00.000Z","data":{"id":1}}'
+SIGNED_HEADERS = {
+    "content-type": "application/json",
+    "webhook-id": "msg_fixed",
+    "webhook-timestamp": "1773144000",
+    "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def add_webhook(app, name: str = "Shop", **fields) -> int:
+    values = {"url": "https://example.com/hook", "event": "payment_received", **fields}
+    with app.app_context():
+        webhook = Webhook(name=name, **values)
+        db.session.add(webhook)
+        db.session.commit()
+        return webhook.id
+
+
+def add_delivery(app, webhook_id: int, *, attempts: tuple[dict, ...] = (), **fields) -> int:
+    """One delivery, with an Attempt row for each dict in ``attempts``."""
+    values = {
+        "event_type": "payment_received",
+        "body": BODY,
+        "status": "succeeded",
+        "created_at": BASE_TIME,
+        **fields,
+    }
+    with app.app_context():
+        delivery = Delivery(webhook_id=webhook_id, **values)
+        db.session.add(delivery)
+        for number, attempt in enumerate(attempts):
+            db.session.add(
+                Attempt(
+                    delivery=delivery,
+                    **{
+                        "created_at": values["created_at"] + timedelta(minutes=number),
+                        "url": "https://example.com/hook",
+                        "request_headers": json.dumps(SIGNED_HEADERS),
+                        "succeeded": False,
+                        "summary": "attempt",
+                        **attempt,
+                    },
+                )
+            )
+        delivery.attempt_count = len(attempts)
+        db.session.commit()
+        return delivery.id
+
+
+def add_many(app, webhook_id: int, count: int, **fields) -> list[int]:
+    """``count`` deliveries a minute apart, oldest first; returns their ids."""
+    with app.app_context():
+        start = db.session.scalar(select(db.func.max(Delivery.id))) or 0
+        rows = [
+            {
+                "webhook_id": webhook_id,
+                "msg_id": f"msg_bulk_{webhook_id}_{start + number}",
+                "event_type": "payment_received",
+                "body": BODY,
+                "status": "succeeded",
+                "created_at": BASE_TIME + timedelta(minutes=number),
+                **fields,
+            }
+            for number in range(count)
+        ]
+        db.session.execute(insert(Delivery), rows)
+        db.session.commit()
+        return list(
+            db.session.scalars(select(Delivery.id).where(Delivery.id > start).order_by(Delivery.id))
+        )
+
+
+def stored(app, delivery_id: int) -> dict:
+    with app.app_context():
+        delivery = db.session.get(Delivery, delivery_id)
+        return {
+            "status": delivery.status,
+            "msg_id": delivery.msg_id,
+            "next_attempt_at": delivery.next_attempt_at,
+            "round_failures": delivery.round_failures,
+            "lease_token": delivery.lease_token,
+            "body": delivery.body,
+        }
+
+
+def page(client, path: str = "/deliveries/", **params) -> str:
+    response = client.get(path, query_string=params or None)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def row_ids(text_: str) -> list[int]:
+    """Delivery ids of the table's rows, top to bottom."""
+    return [int(found) for found in ROW_RE.findall(text_)]
+
+
+def notes(text_: str) -> str:
+    found = NOTES_RE.search(text_)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()) if found else ""
+
+
+def link(text_: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', text_)
+    return html.unescape(found.group(1)) if found else None
+
+
+def flashes_after(client, response) -> list[tuple[str, str]]:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    shown = client.get(response.headers["Location"])
+    assert shown.status_code == 200
+    return [
+        (category, " ".join(html.unescape(re.sub(r"<[^>]+>", "", message)).split()))
+        for category, message in FLASH_RE.findall(shown.get_data(as_text=True))
+    ]
+
+
+def redeliver(client, delivery_id: int):
+    return post_form(
+        client, f"/deliveries/{delivery_id}/redeliver", {}, f"/deliveries/{delivery_id}"
+    )
+
+
+def recover(client, data: dict):
+    return post_form(client, "/deliveries/recover", data, "/deliveries/")
+
+
+# ---------------------------------------------------------------- access and navigation
+
+
+def test_anonymous_users_are_sent_to_login(app, client):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="failed")
+    for path in ("/deliveries/", f"/deliveries/{delivery_id}", "/deliveries/?status=failed"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+    token = csrf_token(client, "/login")
+    before = stored(app, delivery_id)
+    response = client.post(f"/deliveries/{delivery_id}/redeliver", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    response = client.post(
+        "/deliveries/recover",
+        data={"csrf_token": token, "webhook_id": webhook_id, "since": "2000-01-01T00:00"},
+    )
+    assert response.headers["Location"].startswith("/login")
+    assert stored(app, delivery_id) == before
+
+
+def test_nav_link_marks_the_deliveries_page(admin):
+    text_ = page(admin)
+    assert '<a href="/deliveries/" aria-current="page">Deliveries</a>' in text_
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', page(admin, "/webhooks/"), re.S)
+    labels = re.findall(r">([\w ]+)</a>", nav.group(1))
+    assert labels.index("Webhooks") + 1 == labels.index("Deliveries") == labels.index("Events") - 1
+    assert '<a href="/deliveries/">Deliveries</a>' in nav.group(1)
+
+
+def test_empty_log_explains_where_deliveries_come_from(admin):
+    text_ = page(admin)
+    assert "No deliveries yet" in text_
+    assert "Deliveries appear here when events are reported" in text_
+    assert row_ids(text_) == []
+
+
+# ---------------------------------------------------------------- the list
+
+
+def test_list_shows_each_delivery_newest_first(app, admin):
+    shop = add_webhook(app, "Shop <main>")
+    crm = add_webhook(app, "CRM", event="customer_created")
+    ok = add_delivery(
+        app, shop, status="succeeded", last_summary="HTTP 200 OK in 12 ms", attempts=({},)
+    )
+    retry_at = BASE_TIME + timedelta(hours=2)
+    failing = add_delivery(
+        app,
+        crm,
+        event_type="customer_created",
+        status="failing",
+        next_attempt_at=retry_at,
+        last_summary="HTTP 500 Internal Server Error in 8 ms",
+        created_at=BASE_TIME + timedelta(minutes=5),
+        attempts=({}, {}),
+    )
+    pending = add_delivery(app, shop, status="pending", next_attempt_at=BASE_TIME)
+    failed = add_delivery(app, shop, status="failed", next_attempt_at=retry_at)
+    test = add_delivery(app, shop, status="test", is_test=True)
+
+    text_ = page(admin)
+    assert row_ids(text_) == [test, failed, pending, failing, ok]
+    rows = dict(zip(row_ids(text_), re.findall(r"<tr>\s*<td><a.*?</tr>", text_, re.S), strict=True))
+    assert f'<a href="/webhooks/{shop}/edit">Shop &lt;main&gt;</a>' in rows[ok]
+    assert "Payment Received" in rows[ok]
+    assert "Customer Created" in rows[failing]
+    assert 'class="badge status status-succeeded"' in rows[ok] and "Succeeded" in rows[ok]
+    assert 'class="badge status status-failing"' in rows[failing] and "Failing" in rows[failing]
+    assert "Pending" in rows[pending] and "Failed" in rows[failed] and "Test" in rows[test]
+    assert '<td class="num">2</td>' in rows[failing]
+    assert "HTTP 500 Internal Server Error in 8 ms" in rows[failing]
+    assert "not attempted yet" in rows[pending]
+    # Next retry: only for deliveries that will be tried again.
+    assert "2026-03-10 14:00:00 UTC" in rows[failing]
+    assert "2026-03-10 12:00:00 UTC" in rows[pending].split("</td>")[5]
+    assert "2026-03-10 14:00:00 UTC" not in rows[failed]
+    assert "—" in rows[failed].split("</td>")[5] and "—" in rows[ok].split("</td>")[5]
+
+
+def test_filters_narrow_the_list(app, admin):
+    shop = add_webhook(app, "Shop")
+    crm = add_webhook(app, "CRM")
+    ok = add_delivery(app, shop, status="succeeded")
+    failed = add_delivery(app, shop, status="failed")
+    crm_failed = add_delivery(app, crm, status="failed", event_type="customer_created")
+    everything = page(admin)
+    assert sorted(row_ids(everything)) == [ok, failed, crm_failed]
+
+    assert row_ids(page(admin, status="failed")) == [crm_failed, failed]
+    assert row_ids(page(admin, status="succeeded")) == [ok]
+    assert row_ids(page(admin, event="customer_created")) == [crm_failed]
+    assert row_ids(page(admin, webhook=shop)) == [failed, ok]
+    assert row_ids(page(admin, webhook=shop, status="failed")) == [failed]
+    assert row_ids(page(admin, webhook=crm, event="payment_received")) == []
+    # The form shows what is applied.
+    filtered = page(admin, status="failed", event="customer_created")
+    assert '<option selected value="failed">Failed</option>' in filtered
+    assert '<option selected value="customer_created">Customer Created</option>' in filtered
+    assert "No deliveries match these filters" in page(admin, status="pending")
+
+
+def test_webhook_filter_names_the_webhook_and_offers_recovery(app, admin):
+    shop = add_webhook(app, "Shop & Co")
+    add_delivery(app, shop)
+    text_ = page(admin, webhook=shop)
+    assert f'<h1>Deliveries to <a href="/webhooks/{shop}/edit">Shop &amp; Co</a></h1>' in text_
+    assert "<title>Deliveries to Shop &amp; Co" in text_
+    assert f'<option selected value="{shop}">Shop &amp; Co (#{shop})</option>' in text_
+    assert 'action="/deliveries/recover"' in text_
+    assert "Retry all failed since" in text_
+    assert 'action="/deliveries/recover"' not in page(admin)
+
+
+def test_date_range_is_whole_utc_days_with_to_included(app, admin):
+    webhook_id = add_webhook(app)
+    day = datetime(2026, 3, 10, tzinfo=UTC)
+    before = add_delivery(app, webhook_id, created_at=day - timedelta(microseconds=1))
+    first = add_delivery(app, webhook_id, created_at=day)
+    last = add_delivery(app, webhook_id, created_at=day + timedelta(hours=23, minutes=59))
+    after = add_delivery(app, webhook_id, created_at=day + timedelta(days=1))
+    assert row_ids(page(admin, **{"from": "2026-03-10", "to": "2026-03-10"})) == [last, first]
+    assert row_ids(page(admin, **{"from": "2026-03-10"})) == [after, last, first]
+    assert row_ids(page(admin, to="2026-03-09")) == [before]
+    assert row_ids(page(admin, **{"from": "2026-03-09", "to": "2026-03-11"})) == [
+        after,
+        last,
+        first,
+        before,
+    ]
+    text_ = page(admin, **{"from": "2026-03-11", "to": "2026-03-10"})
+    assert row_ids(text_) == []
+    assert "before the “from” date" in notes(text_)
+    # Empty date inputs, as a browser sends them, are no filter and no note.
+    text_ = page(admin, status="", event="", webhook="", **{"from": "", "to": ""})
+    assert len(row_ids(text_)) == 4 and notes(text_) == ""
+
+
+@pytest.mark.parametrize(
+    ("params", "note"),
+    [
+        ({"status": "zzz"}, "Ignored the status “zzz”"),
+        ({"event": "<script>"}, "Ignored the event “<script>”"),
+        ({"webhook": "abc"}, "Ignored the webhook “abc”"),
+        ({"webhook": "0"}, "Ignored the webhook “0”"),
+        ({"webhook": "99999999999999999999999"}, "not a webhook id"),
+        ({"webhook": "424242"}, "no webhook with that id"),
+        ({"from": "2026-99-99"}, "Ignored the “from” date “2026-99-99”"),
+        ({"to": "yesterday"}, "Ignored the “to” date “yesterday”"),
+        ({"to": "9999-12-31"}, ""),
+        ({"before": "-5"}, "Ignored “before=-5”"),
+        ({"before": "0"}, "Ignored “before=0”"),
+        ({"after": "x1"}, "Ignored “after=x1”"),
+        ({"before": "9" * 40}, "not a delivery id"),
+    ],
+)
+def test_odd_filter_values_are_ignored_with_a_note(app, admin, params, note):
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 3)
+    response = admin.get("/deliveries/", query_string=params)
+    assert response.status_code == 200
+    text_ = response.get_data(as_text=True)
+    assert row_ids(text_) == ids[::-1]
+    assert note in notes(text_)
+    assert "<script>" not in text_.split('<div class="filter-notes"')[-1].split("</div>")[0]
+
+
+def test_bad_values_do_not_undo_good_ones(app, admin):
+    webhook_id = add_webhook(app)
+    ok = add_delivery(app, webhook_id, status="succeeded")
+    add_delivery(app, webhook_id, status="failed")
+    text_ = page(admin, status="succeeded", webhook="abc", before="-5", **{"from": "2026-99-99"})
+    assert row_ids(text_) == [ok]
+    assert notes(text_).count("Ignored") == 3
+
+
+# ---------------------------------------------------------------- keyset paging
+
+
+def test_keyset_pages_walk_older_and_back_newer(app, admin):
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 120)
+    newest_first = ids[::-1]
+    assert app.config["DELIVERIES_PER_PAGE"] == 50
+
+    first = page(admin)
+    assert row_ids(first) == newest_first[:50]
+    assert link(first, "prev") is None
+    older = link(first, "next")
+    assert older == f"/deliveries/?before={newest_first[49]}"
+
+    second = page(admin, older)
+    assert row_ids(second) == newest_first[50:100]
+    third = page(admin, link(second, "next"))
+    assert row_ids(third) == newest_first[100:]
+    assert link(third, "next") is None
+
+    back = page(admin, link(third, "prev"))
+    assert link(third, "prev") == f"/deliveries/?after={newest_first[100]}"
+    assert row_ids(back) == newest_first[50:100]
+    back_to_first = page(admin, link(back, "prev"))
+    assert row_ids(back_to_first) == newest_first[:50]
+    assert link(back_to_first, "prev") is None
+    # Past the end: a clear message, and a way back.
+    text_ = page(admin, before=ids[0])
+    assert row_ids(text_) == [] and "No older deliveries" in text_
+    assert '<a href="/deliveries/">Back to the newest</a>' in text_
+
+
+def test_after_near_the_top_shows_a_full_newest_page(app, admin):
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 60)
+    text_ = page(admin, after=ids[-5])
+    assert row_ids(text_) == ids[::-1][:50]
+    assert link(text_, "prev") is None
+
+
+def test_page_links_keep_the_filters(app, admin):
+    shop = add_webhook(app, "Shop")
+    other = add_webhook(app, "Other")
+    failed = add_many(app, shop, 70, status="failed")
+    add_many(app, shop, 30, status="succeeded")
+    add_many(app, other, 30, status="failed")
+    first = page(admin, webhook=shop, status="failed", **{"from": "2026-03-10"})
+    assert row_ids(first) == failed[::-1][:50]
+    older = link(first, "next")
+    assert "status=failed" in older and f"webhook={shop}" in older and "from=2026-03-10" in older
+    second = page(admin, older)
+    assert row_ids(second) == failed[::-1][50:]
+    assert link(second, "next") is None
+    newer = link(second, "prev")
+    assert "status=failed" in newer and f"webhook={shop}" in newer
+    assert row_ids(page(admin, newer)) == failed[::-1][:50]
+
+
+def test_list_never_counts_or_offsets(app, admin):
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 120)
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for params in ({}, {"before": ids[60]}, {"after": ids[10]}, {"status": "succeeded"}):
+            page(admin, **params)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    on_deliveries = [(sql, args) for sql, args in statements if "FROM deliveries" in sql]
+    assert on_deliveries
+    for sql, args in on_deliveries:
+        assert "count(" not in sql.lower(), sql
+        if "OFFSET" in sql:  # SQLite writes LIMIT ? OFFSET ?; the offset is always 0
+            assert args[-1] == 0, (sql, args)
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        (Filters(status="failed"), "ix_deliveries_status_id"),
+        (Filters(event="customer_created"), "ix_deliveries_event_type_id"),
+        (Filters(webhook_id=1), "ix_deliveries_webhook_id"),
+    ],
+)
+def test_filtered_pages_read_an_index_in_id_order(app, filters, index):
+    with app.app_context():
+        plan = choose_plan(filters, Cursor(before=1000))
+        where = [*conditions(filters, plan), plan.id < 1000]
+        statement = page_statement(where, plan.id, True, 51)
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        steps = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+    assert any(index in step for step in steps), steps
+    assert not any("TEMP B-TREE" in step for step in steps), steps
+
+
+def test_date_pages_are_right_whatever_the_plan_and_the_order_of_times(app, admin):
+    """The plan (walk ids, or sort the range's ids) only changes the speed, never the rows;
+    and rows whose times are out of id order are still filtered by their times."""
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 40)
+    with app.app_context():  # every third row's time jumps a day back or forward
+        for number, delivery_id in enumerate(ids):
+            if number % 3 == 0:
+                shift = timedelta(days=1 if number % 2 else -1)
+                delivery = db.session.get(Delivery, delivery_id)
+                delivery.created_at = as_utc(delivery.created_at) + shift
+        db.session.commit()
+        times = dict(db.session.execute(select(Delivery.id, Delivery.created_at)).all())
+    day = datetime(2026, 3, 10)
+    expected = sorted(
+        (i for i, at in times.items() if day <= at < day + timedelta(days=1)), reverse=True
+    )
+    assert 0 < len(expected) < 40
+    filters = Filters(date_from=day.date(), date_to=day.date())
+    with app.app_context():
+        for plan in (Plan(), Plan(walk_ids=True), Plan(sort_ids=True)):
+            statement = page_statement(conditions(filters, plan), plan.id, True, 100)
+            assert list(db.session.scalars(statement)) == expected, plan
+    assert row_ids(page(admin, **{"from": "2026-03-10", "to": "2026-03-10"})) == expected
+
+
+# ---------------------------------------------------------------- one delivery
+
+
+def test_detail_shows_the_delivery_and_every_attempt_newest_first(app, admin):
+    webhook_id = add_webhook(app, "Shop")
+    delivery_id = add_delivery(
+        app,
+        webhook_id,
+        status="failing",
+        msg_id="msg_fixed",
+        next_attempt_at=BASE_TIME + timedelta(hours=1),
+        attempts=(
+            {
+                "error": "connection refused by example.com",
+                "summary": "connection refused by example.com",
+                "duration_ms": 3,
+            },
+            {
+                "response_status": 500,
+                "response_headers": json.dumps({"X-Receiver": "<b>bold</b>"}),
+                "response_body": "<script>alert('pwned')</script>",
+                "duration_ms": 41,
+                "error": "HTTP 500 Internal Server Error in 41 ms",
+                "summary": "HTTP 500 Internal Server Error in 41 ms",
+            },
+        ),
+    )
+    response = admin.get(f"/deliveries/{delivery_id}")
+    assert response.status_code == 200
+    text_ = response.get_data(as_text=True)
+    assert "<code>msg_fixed</code>" in text_
+    assert f'<a href="/webhooks/{webhook_id}/edit">Shop</a>' in text_
+    assert "Payment Received" in text_ and "Failing" in text_
+    assert "2026-03-10 13:00:00 UTC" in text_  # next retry
+    # The body, pretty-printed.
+    assert "&#34;type&#34;: &#34;payment_received&#34;," in text_
+    # Request headers with the signature.
+    assert '<th scope="row">webhook-signature</th>' in text_
+    assert SIGNED_HEADERS["webhook-signature"] in text_
+    # Response: status, duration, headers and body escaped.
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in text_
+    assert "<script>alert" not in text_
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text_
+    assert ">500<" in text_ and "41 ms" in text_
+    # The failed connection: its error, and no response.
+    assert "connection refused by example.com" in text_
+    assert "No response was received." in text_
+    # Newest attempt first.
+    assert text_.index("HTTP 500 Internal Server Error in 41 ms") < text_.index(
+        "connection refused by example.com"
+    )
+    assert f'action="/deliveries/{delivery_id}/redeliver"' in text_
+
+
+def test_detail_shows_a_body_that_is_not_json_as_it_is(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, body="not json <at all>", status="pending")
+    text_ = page(admin, f"/deliveries/{delivery_id}")
+    assert "not json &lt;at all&gt;" in text_
+    assert "Not attempted yet" in text_
+
+
+def test_detail_of_a_missing_delivery_is_404(admin):
+    response = admin.get("/deliveries/424242")
+    assert response.status_code == 404
+    assert "no delivery with that id" in response.get_data(as_text=True)
+    assert admin.get("/deliveries/0").status_code == 404
+    assert admin.get("/deliveries/abc").status_code == 404
+
+
+def test_detail_of_a_test_send_points_to_send_test_event(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="test", is_test=True)
+    text_ = page(admin, f"/deliveries/{delivery_id}")
+    assert '/redeliver"' not in text_
+    assert "Send Test Event" in text_
+
+
+# ---------------------------------------------------------------- redeliver
+
+
+def test_redeliver_queues_the_same_message_again(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(
+        app, webhook_id, status="failed", round_failures=9, lease_token="abc", msg_id="msg_same"
+    )
+    with app.app_context():
+        flag = register(app)
+    started = datetime.now(UTC)
+    response = redeliver(admin, delivery_id)
+    assert response.headers["Location"] == f"/deliveries/{delivery_id}"
+    after = stored(app, delivery_id)
+    assert after["status"] == "pending"
+    assert after["msg_id"] == "msg_same"
+    assert after["round_failures"] == 0
+    assert after["lease_token"] is None
+    assert after["body"] == BODY
+    assert started <= as_utc(after["next_attempt_at"]) <= datetime.now(UTC)
+    assert flag.is_set()
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "success"
+    assert message.startswith("Redelivery queued")
+    assert "msg_same" in message
+
+
+def test_redeliver_refuses_a_test_send(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="test", is_test=True)
+    before = stored(app, delivery_id)
+    response = redeliver(admin, delivery_id)
+    assert stored(app, delivery_id) == before
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "error"
+    assert "Send Test Event" in message
+
+
+def test_redeliver_refuses_an_inactive_webhook(app, admin):
+    webhook_id = add_webhook(app, active=False)
+    delivery_id = add_delivery(app, webhook_id, status="failed")
+    before = stored(app, delivery_id)
+    response = redeliver(admin, delivery_id)
+    assert stored(app, delivery_id) == before
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "error" and "inactive" in message
+
+
+def test_redeliver_needs_a_csrf_token_and_a_post(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="failed")
+    before = stored(app, delivery_id)
+    response = admin.post(f"/deliveries/{delivery_id}/redeliver")
+    assert response.status_code == 400
+    response = admin.post(f"/deliveries/{delivery_id}/redeliver", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert admin.get(f"/deliveries/{delivery_id}/redeliver").status_code == 405
+    assert stored(app, delivery_id) == before
+
+
+def test_redeliver_of_a_missing_delivery_is_404(admin):
+    response = post_form(admin, "/deliveries/424242/redeliver", {})
+    assert response.status_code == 404
+
+
+# ---------------------------------------------------------------- retry all failed since
+
+
+def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(app, admin):
+    shop = add_webhook(app, "Shop")
+    other = add_webhook(app, "Other")
+    since = BASE_TIME
+    old_failed = add_delivery(app, shop, status="failed", created_at=since - timedelta(minutes=1))
+    new_failed = [
+        add_delivery(app, shop, status="failed", created_at=since, round_failures=9),
+        add_delivery(app, shop, status="failed", created_at=since + timedelta(days=1)),
+    ]
+    untouched = [
+        old_failed,
+        add_delivery(app, shop, status="succeeded", created_at=since + timedelta(hours=1)),
+        add_delivery(app, shop, status="failing", created_at=since + timedelta(hours=1)),
+        add_delivery(app, shop, status="test", is_test=True, created_at=since),
+        add_delivery(app, other, status="failed", created_at=since + timedelta(hours=1)),
+    ]
+    before = {delivery_id: stored(app, delivery_id) for delivery_id in untouched}
+    msg_ids = {delivery_id: stored(app, delivery_id)["msg_id"] for delivery_id in new_failed}
+    with app.app_context():
+        flag = register(app)
+
+    response = recover(admin, {"webhook_id": shop, "since": "2026-03-10T12:00"})
+    assert response.headers["Location"] == f"/deliveries/?webhook={shop}"
+    for delivery_id in new_failed:
+        after = stored(app, delivery_id)
+        assert after["status"] == "pending"
+        assert after["next_attempt_at"] is not None
+        assert after["round_failures"] == 0 and after["lease_token"] is None
+        assert after["msg_id"] == msg_ids[delivery_id]
+    assert {delivery_id: stored(app, delivery_id) for delivery_id in untouched} == before
+    assert flag.is_set()
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "success"
+    assert message.startswith("2 failed deliveries of “Shop” since 2026-03-10 12:00 UTC")
+
+
+def test_recover_with_nothing_to_retry_says_so(app, admin):
+    webhook_id = add_webhook(app)
+    add_delivery(app, webhook_id, status="succeeded")
+    response = recover(admin, {"webhook_id": webhook_id, "since": "2026-01-01T00:00"})
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "info" and "No failed deliveries" in message
+
+
+def test_recover_form_on_the_page_posts_what_it_shows(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="failed", created_at=datetime.now(UTC))
+    text_ = page(admin, webhook=webhook_id)
+    form = re.search(r'<form method="post" action="/deliveries/recover".*?</form>', text_, re.S)
+    fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form.group(0)))
+    assert fields["webhook_id"] == str(webhook_id)
+    since = datetime.strptime(fields["since"], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    assert timedelta(hours=23) < datetime.now(UTC) - since < timedelta(hours=25)  # a day ago
+    response = admin.post("/deliveries/recover", data=fields)
+    assert response.status_code == 302
+    assert stored(app, delivery_id)["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"since": "2026-03-10T12:00"}, "Choose the webhook"),
+        ({"webhook_id": "abc", "since": "2026-03-10T12:00"}, "not a webhook id"),
+        ({"webhook_id": "-3", "since": "2026-03-10T12:00"}, "not a webhook id"),
+        ({"webhook_id": "424242", "since": "2026-03-10T12:00"}, "no webhook with that id"),
+        ({"webhook_id": "{shop}", "since": ""}, "Enter the date and time"),
+        ({"webhook_id": "{shop}", "since": "yesterday"}, "YYYY-MM-DD HH:MM"),
+        ({"webhook_id": "{shop}", "since": "2026-13-45T99:00"}, "YYYY-MM-DD HH:MM"),
+        ({"webhook_id": "{inactive}", "since": "2026-03-10T12:00"}, "inactive"),
+    ],
+)
+def test_recover_refuses_invalid_input_and_changes_nothing(app, admin, data, message):
+    shop = add_webhook(app, "Shop")
+    inactive = add_webhook(app, "Off", active=False)
+    ids = [add_delivery(app, shop, status="failed"), add_delivery(app, inactive, status="failed")]
+    before = [stored(app, delivery_id) for delivery_id in ids]
+    data = {key: value.format(shop=shop, inactive=inactive) for key, value in data.items()}
+    response = recover(admin, data)
+    flashes = flashes_after(admin, response)
+    assert [stored(app, delivery_id) for delivery_id in ids] == before
+    assert any(category == "error" and message in text_ for category, text_ in flashes), flashes
+
+
+def test_recover_needs_a_csrf_token(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="failed")
+    response = admin.post(
+        "/deliveries/recover", data={"webhook_id": webhook_id, "since": "2000-01-01T00:00"}
+    )
+    assert response.status_code == 400
+    assert stored(app, delivery_id)["status"] == "failed"
+    assert admin.get("/deliveries/recover").status_code == 405
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_id(
+    app, admin, receiver, make_webhook
+):
+    from webhooks.worker.runtime import WorkerPool
+
+    receiver.expect_request("/hook", method="POST").respond_with_data(
+        '{"thanks": "<b>got it</b>"}', status=200, content_type="application/json"
+    )
+    webhook_id = make_webhook(name="Local receiver", url=receiver.url_for("/hook"))
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 1})
+        assert WorkerPool(app, threads=1).run_once() == 1
+        delivery_id, msg_id = db.session.execute(select(Delivery.id, Delivery.msg_id)).one()
+
+    text_ = page(admin)
+    assert row_ids(text_) == [delivery_id]
+    assert "status-succeeded" in text_ and "HTTP 200 OK" in text_
+    assert f'<a href="/webhooks/{webhook_id}/edit">Local receiver</a>' in text_
+
+    detail = page(admin, f"/deliveries/{delivery_id}")
+    assert "&lt;b&gt;got it&lt;/b&gt;" in detail
+    assert '<th scope="row">webhook-signature</th>' in detail
+    assert f"<code>{msg_id}</code>" in detail
+    assert "&#34;payment_id&#34;: 1" in detail
+    [(request, _)] = receiver.log
+    assert request.headers["webhook-id"] == msg_id
+
+    redeliver(admin, delivery_id)
+    with app.app_context():
+        assert WorkerPool(app, threads=1).run_once() == 1
+    assert [request.headers["webhook-id"] for request, _ in receiver.log] == [msg_id, msg_id]
+    detail = page(admin, f"/deliveries/{delivery_id}")
+    assert detail.count('class="attempt ok"') == 2
+    assert stored(app, delivery_id)["status"] == "succeeded"
