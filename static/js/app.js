@@ -38,19 +38,30 @@
       });
     });
 
-    // Payload preview follows the Event select.
+    // Payload preview follows the Event and Payload format selects.
+    // The samples are {format: {event slug: pretty JSON}}.
     var preview = document.querySelector("[data-preview-for]");
     var samplesNode = document.getElementById("event-samples");
     if (preview && samplesNode) {
       var samples = JSON.parse(samplesNode.textContent);
-      var select = document.getElementById(preview.getAttribute("data-preview-for"));
+      var eventSelect = document.getElementById(preview.getAttribute("data-preview-for"));
+      var formatSelect = document.getElementById(preview.getAttribute("data-preview-format"));
       var nameNode = document.querySelector("[data-preview-name]");
-      if (select) {
-        select.addEventListener("change", function () {
-          if (samples[select.value]) { preview.textContent = samples[select.value]; }
-          if (nameNode) { nameNode.textContent = select.options[select.selectedIndex].text; }
-        });
-      }
+      var formatNode = document.querySelector("[data-preview-format-name]");
+      var selectedText = function (select) {
+        var option = select.options[select.selectedIndex];
+        return option ? option.text : "";
+      };
+      var updatePreview = function () {
+        var format = formatSelect && samples[formatSelect.value] ? formatSelect.value : "standard";
+        var byEvent = samples[format] || {};
+        if (eventSelect && byEvent[eventSelect.value]) { preview.textContent = byEvent[eventSelect.value]; }
+        if (nameNode && eventSelect) { nameNode.textContent = selectedText(eventSelect); }
+        if (formatNode && formatSelect) { formatNode.textContent = selectedText(formatSelect); }
+      };
+      [eventSelect, formatSelect].forEach(function (select) {
+        if (select) { select.addEventListener("change", updatePreview); }
+      });
     }
 
     // Buttons that start slow work show it and cannot be pressed twice.

@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from webhooks.catalogue import event_choices, get_event
+from webhooks.models import PAYLOAD_FORMATS
 
 URL_MAX = 2048
 
@@ -76,12 +77,27 @@ class WebhookForm(FlaskForm):
         validate_choice=False,
         description="The event that triggers this webhook.",
     )
+    payload_format = SelectField(
+        "Payload format",
+        choices=[SelectChoice(value, label) for value, label in PAYLOAD_FORMATS.items()],
+        default="standard",
+        validate_choice=False,
+        description=(
+            'Standard sends the event in an envelope: {"type", "timestamp", "data"}. '
+            "Flat sends the data object alone, as the original Ultimate Multisite did, for "
+            "receivers built for it. Both are signed the same way."
+        ),
+    )
     active = BooleanField("Active", default=True, description="Inactive webhooks receive nothing.")
     submit = SubmitField("Add New Webhook")
 
     def validate_event(self, field) -> None:
         if get_event(field.data or "") is None:
             raise ValidationError("Choose one of the events in the list.")
+
+    def validate_payload_format(self, field) -> None:
+        if field.data not in PAYLOAD_FORMATS:
+            raise ValidationError("Choose a payload format: Standard or Flat.")
 
 
 class ConfirmForm(FlaskForm):

@@ -1,4 +1,8 @@
-"""The webhook screens: list, add, edit, delete, bulk actions and Send Test Event."""
+"""The webhook screens: list, add, edit, delete, bulk actions, Send Test Event, re-enabling a
+disabled webhook and rotating its signing secret."""
+
+import json
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, or_, select, update
@@ -8,8 +12,9 @@ from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.catalogue import all_events, sample_envelopes
 from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.routing import page_number
+from webhooks.templating import format_time
 from webhooks.urls import safe_next
 
 bp = Blueprint("webhooks", __name__)
@@ -24,6 +29,13 @@ SORTS = {
     "created": Webhook.created_at,
 }
 MAX_BULK = 1000
+# The ?state= filter of the list; the three states do not overlap.
+STATES = {"active": "Active", "inactive": "Inactive", "disabled": "Disabled"}
+STATE_FILTERS = {
+    "active": (Webhook.active.is_(True), Webhook.disabled_at.is_(None)),
+    "inactive": (Webhook.active.is_(False), Webhook.disabled_at.is_(None)),
+    "disabled": (Webhook.disabled_at.is_not(None),),
+}
 
 
 def get_webhook_or_404(webhook_id: int) -> Webhook:
@@ -31,6 +43,18 @@ def get_webhook_or_404(webhook_id: int) -> Webhook:
     if webhook is None:
         abort(404, description="There is no webhook with that id; it may have been deleted.")
     return webhook
+
+
+def payload_samples() -> dict[str, dict[str, str]]:
+    """Each event's sample payload in each format, pretty-printed: {format: {slug: json}}."""
+    return {
+        "standard": sample_envelopes(),
+        "flat": {event.slug: json.dumps(event.sample_data(), indent=2) for event in all_events()},
+    }
+
+
+def overlap_hours() -> int:
+    return int(SECRET_OVERLAP.total_seconds() // 3600)
 
 
 def _like(term: str) -> str:
@@ -48,8 +72,13 @@ def index():
     direction = request.args.get("dir", default_direction)
     if direction not in ("asc", "desc"):
         direction = default_direction
+    state = request.args.get("state", "")
+    if state not in STATES:
+        state = ""
     column = SORTS[sort]
     statement = select(Webhook)
+    if state:
+        statement = statement.where(*STATE_FILTERS[state])
     if query:
         pattern = _like(query)
         statement = statement.where(
@@ -68,6 +97,8 @@ def index():
         "webhooks/list.html",
         page=page,
         query=query,
+        state=state,
+        states=STATES,
         sort=sort,
         direction=direction,
         bulk_form=BulkForm(),
@@ -82,7 +113,11 @@ def create():
     form = WebhookForm()
     if form.validate_on_submit():
         webhook = Webhook(
-            name=form.name.data, url=form.url.data, event=form.event.data, active=form.active.data
+            name=form.name.data,
+            url=form.url.data,
+            event=form.event.data,
+            payload_format=form.payload_format.data,
+            active=form.active.data,
         )
         db.session.add(webhook)
         db.session.commit()
@@ -90,7 +125,7 @@ def create():
             f"Webhook “{webhook.name}” added. Send a test event to check the receiver.", "success"
         )
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
-    return render_template("webhooks/form.html", form=form, samples=sample_envelopes())
+    return render_template("webhooks/form.html", form=form, samples=payload_samples())
 
 
 @bp.route("/<id:webhook_id>/edit", methods=["GET", "POST"])
@@ -100,6 +135,9 @@ def edit(webhook_id: int):
     form.submit.label.text = "Save Changes"
     if form.validate_on_submit():
         form.populate_obj(webhook)
+        if webhook.active and webhook.disabled_at is not None:
+            # Ticking "Active" on a disabled webhook re-enables it.
+            webhook.enable()
         db.session.commit()
         flash(f"Webhook “{webhook.name}” saved.", "success")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
@@ -107,7 +145,7 @@ def edit(webhook_id: int):
         select(Delivery)
         .where(Delivery.webhook_id == webhook.id)
         .options(selectinload(Delivery.attempts))
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .order_by(Delivery.id.desc())
         .limit(current_app.config["RECENT_DELIVERIES"])
     ).all()
     return render_template(
@@ -116,7 +154,8 @@ def edit(webhook_id: int):
         webhook=webhook,
         deliveries=deliveries,
         action_form=ConfirmForm(),
-        samples=sample_envelopes(),
+        samples=payload_samples(),
+        previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
     )
 
 
@@ -133,6 +172,46 @@ def test(webhook_id: int):
     else:
         flash(f"Test event failed: {result.summary}.{preview}", "error")
     return redirect(back)
+
+
+@bp.post("/<id:webhook_id>/enable")
+def enable(webhook_id: int):
+    """Re-enable a webhook the system disabled (or one that was switched off)."""
+    webhook = get_webhook_or_404(webhook_id)
+    back = safe_next(request.form.get("next")) or url_for("webhooks.edit", webhook_id=webhook.id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    webhook.enable()
+    db.session.commit()
+    flash(f"Webhook “{webhook.name}” re-enabled: new events are delivered to it again.", "success")
+    return redirect(back)
+
+
+@bp.route("/<id:webhook_id>/rotate", methods=["GET", "POST"])
+def rotate(webhook_id: int):
+    """Replace the signing secret; the old one keeps signing too during the overlap."""
+    webhook = get_webhook_or_404(webhook_id)
+    form = ConfirmForm()
+    now = datetime.now(UTC)
+    if form.validate_on_submit():
+        webhook.rotate_secret(now)
+        db.session.commit()
+        flash(
+            f"The signing secret of “{webhook.name}” was rotated. For {overlap_hours()} hours, "
+            f"until {format_time(webhook.previous_secret_expires_at)}, both the old and the new "
+            "secret sign every request: webhook-signature carries two space-separated "
+            "signatures. Switch the receiver to the new secret before then.",
+            "success",
+        )
+        return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
+    expires = webhook.previous_secret_expires_at
+    return render_template(
+        "webhooks/confirm_rotate.html",
+        form=form,
+        webhook=webhook,
+        hours=overlap_hours(),
+        previous_valid_until=as_utc(expires) if len(webhook.signing_secrets(now)) > 1 else None,
+    )
 
 
 @bp.route("/<id:webhook_id>/delete", methods=["GET", "POST"])
@@ -176,11 +255,19 @@ def bulk():
     if action == "delete":
         count = db.session.execute(delete(Webhook).where(Webhook.id.in_(ids))).rowcount
         done = "deleted"
+    elif action == "activate":
+        webhooks = db.session.scalars(select(Webhook).where(Webhook.id.in_(ids))).all()
+        for webhook in webhooks:
+            # Already-active webhooks keep their failure clock; the others are enabled afresh.
+            if not webhook.active or webhook.disabled_at is not None:
+                webhook.enable()
+        count = len(webhooks)
+        done = "activated"
     else:
         count = db.session.execute(
-            update(Webhook).where(Webhook.id.in_(ids)).values(active=action == "activate")
+            update(Webhook).where(Webhook.id.in_(ids)).values(active=False)
         ).rowcount
-        done = "activated" if action == "activate" else "deactivated"
+        done = "deactivated"
     db.session.commit()
     flash(f"{count} webhook{'s' if count != 1 else ''} {done}.", "success")
     return redirect(url_for("webhooks.index"))

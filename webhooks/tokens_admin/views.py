@@ -1,0 +1,69 @@
+"""API tokens: list them, create one (its plain text is shown once, on the page the creating
+POST returns, and never put into a flash or a URL), and revoke one."""
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from sqlalchemy import select
+
+from webhooks.extensions import db
+from webhooks.models import ApiToken
+from webhooks.routing import page_number
+from webhooks.tokens import SCOPES, create_token, revoke
+from webhooks.tokens_admin.forms import ConfirmForm, TokenForm
+
+bp = Blueprint("tokens_admin", __name__)
+
+PER_PAGE = 20
+
+
+def get_token_or_404(token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        abort(404, description="There is no API token with that id.")
+    return token
+
+
+def _no_store(response):
+    """Keep a page that shows a plain token out of browser and proxy caches."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():
+    form = TokenForm()
+    if form.validate_on_submit():
+        token, plain = create_token(form.name.data, form.scope.data)
+        db.session.commit()
+        return _no_store(
+            make_response(
+                render_template("tokens/created.html", token=token, plain=plain, scopes=SCOPES)
+            )
+        )
+    page = db.paginate(
+        select(ApiToken).order_by(ApiToken.id.desc()),
+        page=page_number(),
+        per_page=PER_PAGE,
+        max_per_page=100,
+        error_out=False,
+    )
+    return render_template("tokens/index.html", form=form, page=page, scopes=SCOPES)
+
+
+@bp.route("/<id:token_id>/revoke", methods=["GET", "POST"])
+def revoke_one(token_id: int):
+    token = get_token_or_404(token_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if token.revoked_at is None:
+            revoke(token)
+            db.session.commit()
+            flash(
+                f"Token “{token.name}” ({token.prefix}…) revoked: clients using it get "
+                "401 Unauthorized from now on.",
+                "success",
+            )
+        else:
+            flash(f"Token “{token.name}” ({token.prefix}…) was already revoked.", "info")
+        return redirect(url_for("tokens_admin.index"))
+    return render_template("tokens/confirm_revoke.html", form=form, token=token, scopes=SCOPES)
