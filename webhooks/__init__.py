@@ -81,11 +81,15 @@ def register_blueprints(app: Flask) -> None:
     from webhooks.admin.views import bp as webhooks_bp
     from webhooks.api.views import bp as api_bp
     from webhooks.auth.views import bp as auth_bp
+    from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp
+    from webhooks.tokens_admin.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(deliveries_bp, url_prefix="/deliveries")
     app.register_blueprint(events_bp, url_prefix="/events")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(tokens_bp, url_prefix="/tokens")
     csrf.exempt(api_bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("webhooks.index")))

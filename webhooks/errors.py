@@ -29,7 +29,8 @@ def register_errorhandlers(app: Flask) -> None:
             return server_error(error)
         if wants_json():
             code = (error.name or "error").lower().replace(" ", "_")
-            return api_error(error.code, code, error.description or error.name)
+            headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+            return api_error(error.code, code, error.description or error.name, headers)
         return render_template(
             "errors/error.html", code=error.code, title=error.name, message=error.description
         ), error.code

@@ -27,11 +27,15 @@ class Base(DeclarativeBase):
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
-    """SQLite ignores ON DELETE CASCADE unless each connection turns foreign keys on."""
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite ignores ON DELETE CASCADE unless each connection turns foreign keys on; WAL lets
+    the site read while the worker writes, and waits for a lock instead of failing at once."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

@@ -38,6 +38,15 @@ SECRET_OVERLAP = timedelta(hours=24)
 PAYLOAD_FORMATS = {"standard": "Standard", "flat": "Flat"}
 
 
+def signing_secrets(
+    secret: str, previous: str | None, previous_expires_at: datetime | None, now: datetime
+) -> list[str]:
+    """The current secret, and the previous one during the overlap after a rotation."""
+    if previous and previous_expires_at and as_utc(previous_expires_at) > now:
+        return [secret, previous]
+    return [secret]
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -89,12 +98,9 @@ class Webhook(db.Model):
     )
 
     def signing_secrets(self, now: datetime) -> list[str]:
-        """The current secret, and the previous one during the overlap after a rotation."""
-        secrets_ = [self.secret]
-        expires = self.previous_secret_expires_at
-        if self.previous_secret and expires and as_utc(expires) > now:
-            secrets_.append(self.previous_secret)
-        return secrets_
+        return signing_secrets(
+            self.secret, self.previous_secret, self.previous_secret_expires_at, now
+        )
 
     def rotate_secret(self, now: datetime) -> None:
         self.previous_secret = self.secret

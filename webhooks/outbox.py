@@ -20,6 +20,7 @@ from webhooks.models import Delivery, Event, Webhook
 from webhooks.worker.wakeup import wake_workers
 
 MAX_KEY_LENGTH = 255
+MAX_DEPTH = 64
 
 
 class EventError(ValueError):
@@ -38,18 +39,46 @@ class Dispatched:
     deliveries: int
 
 
+def _depth(data: Any) -> int:
+    """How deeply ``data`` nests, found without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
+
+
 def _serialise(data: Any, max_bytes: int) -> str:
     if not isinstance(data, dict):
         raise EventError("invalid_data", "`data` must be a JSON object.")
+    if _depth(data) > MAX_DEPTH:
+        raise EventError("invalid_data", f"`data` nests deeper than {MAX_DEPTH} levels.")
     try:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as error:
+        size = len(text.encode())
+    except (TypeError, ValueError, RecursionError) as error:  # UnicodeEncodeError is a ValueError
         raise EventError("invalid_data", f"`data` cannot be sent as JSON: {error}") from error
-    if len(text.encode()) > max_bytes:
+    if size > max_bytes:
         raise EventError(
             "payload_too_large", f"`data` is larger than the limit of {max_bytes} bytes."
         )
     return text
+
+
+def _valid_key(key: Any) -> bool:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
+        return False
+    try:
+        key.encode()
+    except UnicodeEncodeError:  # a lone surrogate cannot be stored
+        return False
+    return True
 
 
 def validate(event_type: Any, data: Any, idempotency_key: Any = None) -> str:
@@ -59,9 +88,7 @@ def validate(event_type: Any, data: Any, idempotency_key: Any = None) -> str:
             "unknown_event_type",
             f"Unknown event type {event_type!r}; see the event catalogue for the valid types.",
         )
-    if idempotency_key is not None and (
-        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY_LENGTH
-    ):
+    if idempotency_key is not None and not _valid_key(idempotency_key):
         raise EventError(
             "invalid_id", f"`id` must be a string of 1 to {MAX_KEY_LENGTH} characters."
         )
@@ -128,13 +155,14 @@ def dispatch(
     the second call returns the first with ``created=False``. Raises ``EventError`` for an
     unknown type or unusable data, before anything is written.
     """
+    validate(event_type, data, idempotency_key)
     if idempotency_key is not None and (found := _existing(idempotency_key)) is not None:
-        validate(event_type, data, idempotency_key)
         return Dispatched(found, False, found.delivery_count)
-    event, count = enqueue(event_type, data, source=source, idempotency_key=idempotency_key)
     try:
+        event, count = enqueue(event_type, data, source=source, idempotency_key=idempotency_key)
         db.session.commit()
     except IntegrityError:
+        # Another reporter stored the same key first (seen at a flush or at the commit).
         db.session.rollback()
         found = _existing(idempotency_key) if idempotency_key else None
         if found is None:

@@ -12,6 +12,7 @@ from webhooks.tokens import find_token
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 API_BLUEPRINT = "api"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="webhooks"'}
 
 
@@ -28,6 +29,10 @@ def require_token():
     token = find_token(value.strip())
     if token is None:
         return api_error(401, "invalid_token", "The API token is unknown or revoked.", CHALLENGE)
+    if token.scope == "read" and request.method not in READ_METHODS:
+        return api_error(
+            403, "read_only_token", "This token is read-only; it cannot change anything."
+        )
     g.api_token = token
     return None
 

@@ -68,6 +68,15 @@ def _kind(ip: IPAddress) -> str | None:
     return None
 
 
+def _literal(host: str) -> list[str] | None:
+    """A host written as a plain IP address needs no lookup; other spellings (``127.1``,
+    ``0x7f000001``) are left to the resolver, which understands them as the OS does."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class RecipientGuard:
     allowed_networks: tuple[IPNetwork, ...] = ()
@@ -88,13 +97,15 @@ class RecipientGuard:
 
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``, all of them checked; raises ``RecipientError``."""
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as error:
-            raise RecipientUnresolvable(
-                f"DNS failure: the host name {host} could not be resolved"
-            ) from error
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        addresses = _literal(host)
+        if addresses is None:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as error:
+                raise RecipientUnresolvable(
+                    f"DNS failure: the host name {host} could not be resolved"
+                ) from error
+            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             reason = self.blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]))
             if reason is not None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from webhooks.catalogue import get_event
 from webhooks.delivery.guard import RecipientError, RecipientGuard, parse_networks
@@ -20,7 +20,7 @@ from webhooks.delivery.sender import SendResult, send
 from webhooks.delivery.signing import signed_headers
 from webhooks.delivery.transport import guarded_session
 from webhooks.extensions import db
-from webhooks.models import Attempt, Delivery, Webhook
+from webhooks.models import Attempt, Delivery, Webhook, new_message_id
 from webhooks.version import USER_AGENT
 
 EXTENSION_KEY = "webhooks.deliverer"
@@ -56,14 +56,13 @@ class Deliverer:
             self._local.session = guarded_session(self.guard)
         return self._local.session
 
-    def prepare(self, delivery: Delivery, now: datetime) -> Prepared:
+    def prepare(
+        self, msg_id: str, body: str, url: str, secrets: list[str], now: datetime
+    ) -> Prepared:
         """Steps 1–2: the delivery's fixed body, signed with the webhook's current secrets."""
-        webhook = delivery.webhook
-        message = Message(delivery.msg_id, delivery.body.encode())
-        headers = signed_headers(
-            message, webhook.signing_secrets(now), int(now.timestamp()), USER_AGENT
-        )
-        return Prepared(webhook.url, headers, message.body)
+        message = Message(msg_id, body.encode())
+        headers = signed_headers(message, secrets, int(now.timestamp()), USER_AGENT)
+        return Prepared(url, headers, message.body)
 
     def check_and_send(self, prepared: Prepared) -> SendResult:
         """Steps 3–4: the recipient guard, then the request."""
@@ -80,13 +79,6 @@ class Deliverer:
             body_limit=self.body_limit,
         )
 
-    def attempt(self, delivery: Delivery) -> tuple[Prepared, SendResult]:
-        """Prepare and send one attempt. Ends the current transaction first, so no database
-        lock or connection is held while the receiver is being waited for."""
-        prepared = self.prepare(delivery, datetime.now(UTC))
-        db.session.commit()
-        return prepared, self.check_and_send(prepared)
-
 
 def init_app(app: Flask) -> None:
     """Build the app's deliverer; a bad setting fails here, at start, with its name."""
@@ -97,53 +89,66 @@ def current_deliverer() -> Deliverer:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def record_attempt(
-    delivery: Delivery, prepared: Prepared, result: SendResult, now: datetime
-) -> Attempt:
-    """Step 5: write the attempt and the webhook's last result. The caller commits."""
-    summary = result.summary[:255]
-    attempt = Attempt(
-        delivery=delivery,
-        created_at=now,
-        url=prepared.url,
-        request_headers=json.dumps(prepared.headers),
-        succeeded=result.ok,
-        response_status=result.status_code,
-        response_headers=json.dumps(result.response_headers) if result.status_code else None,
-        response_body=result.response_body,
-        duration_ms=result.duration_ms,
-        error=result.error,
-        summary=summary,
-    )
-    db.session.add(attempt)
-    delivery.attempt_count += 1
-    delivery.last_summary = summary
-    db.session.execute(
-        update(Webhook)
-        .where(Webhook.id == delivery.webhook_id)
-        .values(
-            last_delivery_at=now,
-            last_delivery_ok=result.ok,
-            last_delivery_summary=(("Test: " if delivery.is_test else "") + result.summary)[:255],
-        )
-    )
-    return attempt
+def attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, now: datetime) -> dict:
+    return {
+        "delivery_id": delivery_id,
+        "created_at": now,
+        "url": prepared.url,
+        "request_headers": json.dumps(prepared.headers),
+        "succeeded": result.ok,
+        "response_status": result.status_code,
+        "response_headers": json.dumps(result.response_headers) if result.status_code else None,
+        "response_body": result.response_body,
+        "duration_ms": result.duration_ms,
+        "error": result.error,
+        "summary": result.summary[:255],
+    }
+
+
+def record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: datetime) -> None:
+    """Step 5: write the attempts, in one statement however many there are. The caller
+    updates the deliveries and the webhook's figures, then commits."""
+    db.session.execute(insert(Attempt), [attempt_values(*attempt, now=now) for attempt in attempts])
+
+
+def update_webhook_figures(
+    webhook_id: int, last: SendResult, is_test: bool, now: datetime, **changes
+) -> None:
+    """The webhook's last result (and ``changes``, such as its Sent count), in one UPDATE
+    however many attempts it had."""
+    values = {
+        "last_delivery_at": now,
+        "last_delivery_ok": last.ok,
+        "last_delivery_summary": (("Test: " if is_test else "") + last.summary)[:255],
+        **changes,
+    }
+    db.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
 
 
 def send_test_event(webhook: Webhook) -> SendResult:
     """POST the sample payload of the webhook's event now, through the full pipeline."""
     event = get_event(webhook.event)
     data = event.sample_data() if event else {}
+    now = datetime.now(UTC)
     delivery = Delivery(
         webhook=webhook,
         event_type=webhook.event,
-        body=render_body(webhook.payload_format, webhook.event, data, datetime.now(UTC)),
+        msg_id=new_message_id(),
+        body=render_body(webhook.payload_format, webhook.event, data, now),
         is_test=True,
         status="test",
     )
     db.session.add(delivery)
-    db.session.commit()
-    prepared, result = current_deliverer().attempt(delivery)
-    record_attempt(delivery, prepared, result, datetime.now(UTC))
+    deliverer = current_deliverer()
+    prepared = deliverer.prepare(
+        delivery.msg_id, delivery.body, webhook.url, webhook.signing_secrets(now), now
+    )
+    db.session.commit()  # no transaction stays open while the receiver is waited for
+    result = deliverer.check_and_send(prepared)
+    now = datetime.now(UTC)
+    record_attempts([(delivery.id, prepared, result)], now)
+    delivery.attempt_count += 1
+    delivery.last_summary = result.summary[:255]
+    update_webhook_figures(delivery.webhook_id, result, True, now)
     db.session.commit()
     return result

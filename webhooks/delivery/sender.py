@@ -13,6 +13,7 @@ import requests
 import urllib3
 
 from webhooks.delivery.guard import RecipientError
+from webhooks.delivery.transport import deadline
 
 BODY_PREVIEW = 200
 
@@ -94,28 +95,33 @@ def send(
     """POST ``body`` to ``url`` without following redirects; keep at most ``body_limit`` bytes."""
     host = requests.utils.urlparse(url).netloc
     started = time.perf_counter()
-    try:
-        response = session.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-        )
-    except RecipientError as error:
-        return _failure(str(error), started)
-    except requests.exceptions.ConnectTimeout:
-        return _failure(f"timeout: no connection to {host} within {timeout:g} s", started)
-    except requests.exceptions.ReadTimeout:
-        return _failure(f"timeout: {host} did not answer within {timeout:g} s", started)
-    except requests.ConnectionError as error:
-        return _failure(_describe_connection_error(error, host), started)
-    except requests.RequestException as error:
-        return _failure(f"request to {host} failed: {error}", started)
+    with deadline(timeout) as watch:
+        try:
+            response = session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            )
+        except RecipientError as error:
+            return _failure(str(error), started)
+        except requests.exceptions.ConnectTimeout:
+            return _failure(f"timeout: no connection to {host} within {timeout:g} s", started)
+        except requests.exceptions.ReadTimeout:
+            return _failure(f"timeout: {host} did not answer within {timeout:g} s", started)
+        except requests.RequestException as error:
+            if watch.expired:
+                return _failure(f"timeout: {host} did not answer within {timeout:g} s", started)
+            if isinstance(error, requests.ConnectionError):
+                return _failure(_describe_connection_error(error, host), started)
+            return _failure(f"request to {host} failed: {error}", started)
 
-    read_error = None
-    try:
-        raw = response.raw.read(body_limit + 1, decode_content=True) or b""
-    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-        raw, read_error = b"", f"the response body could not be read: {error}"
-    finally:
-        response.close()
+        read_error = None
+        try:
+            raw = response.raw.read(body_limit + 1, decode_content=True) or b""
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
+            raw, read_error = b"", f"the response body could not be read: {error}"
+        finally:
+            response.close()
+        if watch.expired:
+            read_error = f"the response body did not arrive within {timeout:g} s"
     duration_ms = round((time.perf_counter() - started) * 1000)
     text = raw[:body_limit].decode("utf-8", errors="replace")
     if len(raw) > body_limit:

@@ -1,11 +1,21 @@
-"""A ``requests`` session whose connections go only where the recipient guard allows.
+"""A ``requests`` session whose connections go only where the recipient guard allows, and
+attempts that end by their deadline.
 
 Each new connection resolves its host through the guard and connects to one of the addresses
 the guard has just checked; TLS still verifies the certificate against the host name. Proxies
 from the environment are ignored, since a proxy would make the connection's address unknowable.
+
+Socket timeouts bound each read, not an attempt: a receiver sending its answer a byte at a time
+could hold an attempt forever. ``deadline`` cuts the connection of an attempt that runs past it.
 """
 
+import heapq
+import itertools
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -17,8 +27,94 @@ from urllib3.util import connection
 from webhooks.delivery.guard import RecipientGuard
 
 
+class Watch:
+    """One attempt under a deadline: the connection it uses, and whether time ran out."""
+
+    def __init__(self) -> None:
+        self.connection = None
+        self.sock = None
+        self.expired = False
+        self.finished = False
+
+    def expire(self) -> None:
+        if self.finished:
+            return
+        self.expired = True
+        sock = self.sock or getattr(self.connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Watchdog:
+    """One thread for all deadlines of the process: it sleeps until the earliest."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, watch: Watch) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="webhooks-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                due = self._heap[0][0] - time.monotonic()
+                if due > 0:
+                    self._wake.wait(due)
+                    continue
+                heapq.heappop(self._heap)[2].expire()
+
+
+_watchdog = _Watchdog()
+_current = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Watch]:
+    """Cut the connection of the request made in this block if the block outlives ``seconds``."""
+    watch = Watch()
+    _current.watch = watch
+    _watchdog.watch(seconds, watch)
+    try:
+        yield watch
+    finally:
+        watch.finished = True
+        _current.watch = None
+
+
 class _GuardedConnectionMixin:
     guard: RecipientGuard
+
+    def request(self, *args, **kwargs):
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connection = self
+        return super().request(*args, **kwargs)
+
+    def getresponse(self, *args, **kwargs):
+        # http.client lets go of the socket of a response that closes the connection; the
+        # response still reads from it, so the watch keeps it.
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.sock = self.sock
+        return super().getresponse(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
         addresses = self.guard.resolve(self._dns_host, self.port)

@@ -1,67 +1,73 @@
-"""What an attempt's result does to its delivery and webhook: done, retry later, or give up."""
+"""What an attempt's result means for its delivery and webhook: done, retry later, or give up.
 
+``decide`` is pure: it reads the state and the result and returns a ``Decision``; the worker
+writes the decisions of a whole batch at once. ``disable_webhook`` is the one writer here.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
 from webhooks.delivery.sender import SendResult
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook, as_utc
+from webhooks.models import Delivery, Webhook
 from webhooks.outbox import enqueue
 from webhooks.worker.policy import Policy
 from webhooks.worker.queue import DUE_STATES
 from webhooks.worker.retry import RETRY_AFTER_STATUSES, next_delay, retry_after_seconds
 
 GONE = 410
+SUCCEEDED, RETRYING, FAILED, DISABLED = "succeeded", "retrying", "failed", "disabled"
 
 
-def _finish(delivery: Delivery, status: str) -> None:
-    delivery.status = status
-    delivery.next_attempt_at = None
-    delivery.lease_token = None
+@dataclass
+class WebhookState:
+    """What the decisions of one batch need to know of a webhook, kept up to date as the
+    batch's results are decided one after another."""
+
+    active: bool
+    failing_since: datetime | None
 
 
-def apply_outcome(delivery: Delivery, result: SendResult, now: datetime, policy: Policy) -> bool:
-    """Move the delivery on after an attempt; True when that disabled the webhook.
-    The caller commits."""
-    webhook = delivery.webhook
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    status: str
+    round_failures: int
+    next_attempt_at: datetime | None = None
+    disable_reason: str | None = None
+
+
+def decide(
+    round_failures: int, webhook: WebhookState, result: SendResult, now: datetime, policy: Policy
+) -> Decision:
+    """The next state of a delivery after an attempt; updates ``webhook`` to match."""
     if result.ok:
-        _finish(delivery, "succeeded")
-        db.session.execute(
-            update(Webhook)
-            .where(Webhook.id == webhook.id)
-            .values(sent_count=Webhook.sent_count + 1, failing_since=None)
-        )
-        return False
+        webhook.failing_since = None
+        return Decision(SUCCEEDED, "succeeded", round_failures)
+    if not webhook.active:  # deactivated or disabled while this attempt was in flight
+        return Decision(FAILED, "failed", round_failures)
     if result.status_code == GONE:
-        _finish(delivery, "failed")
-        disable_webhook(
-            webhook, "The receiver answered 410 Gone: it wants no more deliveries.", now
-        )
-        return True
-
+        webhook.active = False
+        reason = "The receiver answered 410 Gone: it wants no more deliveries."
+        return Decision(DISABLED, "failed", round_failures, disable_reason=reason)
     if webhook.failing_since is None:
         webhook.failing_since = now
-    elif now - as_utc(webhook.failing_since) >= policy.disable_after:
-        _finish(delivery, "failed")
+    elif now - webhook.failing_since >= policy.disable_after:
+        webhook.active = False
         days = policy.disable_after / timedelta(days=1)
-        disable_webhook(
-            webhook, f"Every attempt failed for {days:g} days; the last: {result.summary}", now
-        )
-        return True
+        reason = f"Every attempt failed for {days:g} days; the last: {result.summary}"
+        return Decision(DISABLED, "failed", round_failures, disable_reason=reason)
 
-    delivery.round_failures += 1
+    failures = round_failures + 1
     retry_after = None
     if result.status_code in RETRY_AFTER_STATUSES:
         retry_after = retry_after_seconds(result.header("Retry-After"), now)
-    delay = next_delay(delivery.round_failures, policy.schedule, policy.jitter, retry_after)
+    delay = next_delay(failures, policy.schedule, policy.jitter, retry_after)
     if delay is None:
-        _finish(delivery, "failed")
-        return False
-    delivery.status = "failing"
-    delivery.lease_token = None
-    delivery.next_attempt_at = now + timedelta(seconds=delay)
-    return False
+        return Decision(FAILED, "failed", failures)
+    return Decision(RETRYING, "failing", failures, now + timedelta(seconds=delay))
 
 
 def disable_webhook(webhook: Webhook, reason: str, now: datetime) -> None:

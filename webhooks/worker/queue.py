@@ -1,8 +1,8 @@
 """Claiming due deliveries so that each attempt is made by exactly one worker.
 
-A claim is a conditional UPDATE that moves ``next_attempt_at`` to the end of a lease and sets a
-lease token; only the worker whose UPDATE changed the row goes on to send. A worker that dies
-leaves the row to fall due again when its lease ends.
+A claim is one conditional UPDATE … RETURNING that moves ``next_attempt_at`` to the end of a
+lease and sets a lease token; only the worker whose UPDATE changed a row goes on to send it.
+A worker that dies leaves the row to fall due again when its lease ends.
 """
 
 import secrets
@@ -25,19 +25,19 @@ def claim_due(now: datetime, limit: int, lease: timedelta) -> list[tuple[int, st
     candidates = db.session.scalars(
         select(Delivery.id).where(*_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
     ).all()
-    claimed = []
-    for delivery_id in candidates:
-        token = secrets.token_hex(16)
-        result = db.session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, *_due(now))
-            .values(next_attempt_at=now + lease, lease_token=token)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            claimed.append((delivery_id, token))
+    if not candidates:
+        db.session.commit()
+        return []
+    token = secrets.token_hex(16)
+    claimed = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(candidates), *_due(now))
+        .values(next_attempt_at=now + lease, lease_token=token)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     db.session.commit()
-    return claimed
+    return [(delivery_id, token) for delivery_id in claimed]
 
 
 def seconds_until_due(now: datetime) -> float | None:

@@ -9,9 +9,13 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 24 * 3600
 
 
-def parse_schedule(setting: str | Sequence[float]) -> tuple[float, ...]:
-    """Seconds between attempts, from a list or a comma-separated setting such as "5,300,1800"."""
-    items = setting.split(",") if isinstance(setting, str) else list(setting)
+def parse_schedule(setting: str | float | Sequence[float]) -> tuple[float, ...]:
+    """Seconds between attempts, from a list or a comma-separated setting such as "5,300,1800"
+    (a one-step setting such as WEBHOOKS_RETRY_SCHEDULE=60 arrives as a number)."""
+    if isinstance(setting, int | float):
+        items = [setting]
+    else:
+        items = setting.split(",") if isinstance(setting, str) else list(setting)
     try:
         schedule = tuple(float(item) for item in items if str(item).strip())
     except ValueError as error:
