@@ -58,14 +58,18 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def watch(self, seconds: float, watch: Watch) -> None:
+        entry = (time.monotonic() + seconds, next(self._order), watch)
         with self._wake:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), watch))
+            # Only a deadline earlier than all others changes when the thread must wake.
+            earliest = not self._heap or entry < self._heap[0]
+            heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="webhooks-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            if earliest:
+                self._wake.notify()
 
     def _run(self) -> None:
         with self._wake:

@@ -22,16 +22,17 @@ def _due(now: datetime):
 
 def claim_due(now: datetime, limit: int, lease: timedelta) -> list[tuple[int, str]]:
     """Claim up to ``limit`` due deliveries; returns (delivery id, lease token) pairs."""
-    candidates = db.session.scalars(
-        select(Delivery.id).where(*_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
-    ).all()
-    if not candidates:
-        db.session.commit()
-        return []
     token = secrets.token_hex(16)
+    candidates = (
+        select(Delivery.id)
+        .where(*_due(now))
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL: workers skip rows others are claiming
+    )
     claimed = db.session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_(candidates), *_due(now))
+        .where(Delivery.id.in_(candidates.scalar_subquery()), *_due(now))
         .values(next_attempt_at=now + lease, lease_token=token)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)

@@ -1,13 +1,13 @@
-"""The worker pool: one thread claims due deliveries, a pool of threads sends them, one thread
-records the results in batches. It sleeps until the next delivery is due or new work wakes it.
-The same pool runs embedded in the web server or on its own (`flask worker`)."""
+"""The worker pool: a coordinator thread claims due deliveries and records results in batches,
+a pool of threads sends. It sleeps until the next delivery is due or new work wakes it. The same
+pool runs embedded in the web server or on its own (`flask worker`)."""
 
 import logging
 import queue
 import signal
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -27,6 +27,7 @@ EXTENSION_KEY = "webhooks.worker"
 PURGE_EVERY = 24 * 3600.0
 ERROR_PAUSE = 1.0
 RECORD_BATCH = 200
+RECORD_DELAY = 0.05
 CLAIM_BATCH = 100
 
 
@@ -35,6 +36,10 @@ def utcnow() -> datetime:
 
 
 class WorkerPool:
+    """A coordinator thread does all the database work — recording results, claiming due
+    deliveries, signing them — so the process never waits on its own database locks; a pool
+    of threads does the sending."""
+
     def __init__(self, app: Flask, threads: int | None = None) -> None:
         self.app = app
         self.size = threads or int(app.config["WORKER_THREADS"])
@@ -42,13 +47,15 @@ class WorkerPool:
         self.policy = Policy.from_config(app.config)
         self.deliverer = app.extensions[DELIVERER_KEY]
         self._stopping = threading.Event()
+        self._stop_by = 0.0
         self._wake = register(app)
-        self._results: queue.Queue[tuple[Job, SendResult] | None] = queue.Queue()
+        self._results: queue.SimpleQueue[tuple[Job, SendResult]] = queue.SimpleQueue()
+        self._unrecorded: list[tuple[Job, SendResult]] = []
+        self._oldest = 0.0
         self._in_flight = 0
-        self._pending: set[Future] = set()
-        self._lock = threading.RLock()  # a done callback may run inside _submit
+        self._lock = threading.Lock()
         self._senders: ThreadPoolExecutor | None = None
-        self._threads: list[threading.Thread] = []
+        self._coordinator: threading.Thread | None = None
         self._next_purge = 0.0
 
     # -- one synchronous round, for tests and tools ------------------------------------------
@@ -64,69 +71,95 @@ class WorkerPool:
     # -- threads -------------------------------------------------------------------------------
     def start(self) -> None:
         self._senders = ThreadPoolExecutor(self.size, thread_name_prefix="webhooks-sender")
-        for name, target in (("claimer", self._claim_loop), ("recorder", self._record_loop)):
-            thread = threading.Thread(target=target, name=f"webhooks-{name}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        self._coordinator = threading.Thread(
+            target=self._run, name="webhooks-coordinator", daemon=True
+        )
+        self._coordinator.start()
         log.info("delivery worker started with %d sending threads", self.size)
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Claim nothing more, let in-flight attempts finish and be recorded, then end."""
-        deadline = time.monotonic() + (timeout if timeout is not None else 120)
+        """Claim nothing more; let in-flight attempts finish and be recorded, for at most
+        ``timeout`` seconds; True when everything was recorded in time."""
+        self._stop_by = time.monotonic() + (timeout if timeout is not None else 120)
         self._stopping.set()
         self._wake.set()
-        claimer, recorder = self._threads
-        claimer.join(max(0.0, deadline - time.monotonic()))
-        if self._senders is not None:
-            with self._lock:
-                pending = set(self._pending)
-            wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-            self._senders.shutdown(wait=False, cancel_futures=False)
-        self._results.put(None)
-        recorder.join(max(0.0, deadline - time.monotonic()))
-        stopped = not any(thread.is_alive() for thread in self._threads)
+        self._coordinator.join(max(0.0, self._stop_by - time.monotonic()) + 1)
+        self._senders.shutdown(wait=False, cancel_futures=True)
+        stopped = not self._coordinator.is_alive() and not self._held()
         log.info("delivery worker %s", "stopped" if stopped else "did not stop in time")
         return stopped
 
-    def _free_slots(self) -> int:
-        """Deliveries to claim now: enough to keep every sending thread busy while the next
-        claim is made, never more than one batch."""
+    def _held(self) -> int:
         with self._lock:
-            return min(CLAIM_BATCH, 2 * self.size - self._in_flight)
+            return self._in_flight + len(self._unrecorded) + self._results.qsize()
 
-    def _claim_loop(self) -> None:
+    def _to_claim(self) -> int:
+        """How many deliveries to claim now. Up to two per sending thread are held, so the
+        threads stay busy while the next claim is made; when busy, the coordinator waits
+        until half of that is free, so each claim takes a batch rather than one at a time."""
+        with self._lock:
+            held = self._in_flight
+        free = 2 * self.size - held
+        if held and free < self.size:
+            return 0
+        return min(CLAIM_BATCH, free)
+
+    def _run(self) -> None:
         with self.app.app_context():
-            while not self._stopping.is_set():
+            while True:
                 self._wake.clear()
                 wait = self.poll_interval
                 try:
-                    self._maybe_purge()
-                    free = self._free_slots()
-                    if free > 0:
-                        claimed = claim_due(utcnow(), free, self.policy.lease)
-                        if claimed:
-                            self._submit(load_jobs(claimed, self.deliverer, utcnow()))
-                            continue
-                        due_in = seconds_until_due(utcnow())
-                        if due_in is not None:
-                            wait = min(due_in, wait)
+                    record_in = self._record(time.monotonic())
+                    if record_in is not None:
+                        wait = record_in
+                    if self._stopping.is_set():
+                        if not self._held() or time.monotonic() >= self._stop_by:
+                            return
+                        wait = min(wait, 0.1)
+                    else:
+                        self._maybe_purge()
+                        wanted = self._to_claim()
+                        if wanted:
+                            claimed = claim_due(utcnow(), wanted, self.policy.lease)
+                            if claimed:
+                                self._submit(load_jobs(claimed, self.deliverer, utcnow()))
+                                continue
+                            due_in = seconds_until_due(utcnow())
+                            if due_in is not None:
+                                wait = min(due_in, wait)
                 except Exception:
+                    # The database is away: results stay queued (their attempts happened)
+                    # and are written once it is back. Should this process die first, the
+                    # leases run out and the deliveries are sent again.
                     log.exception("delivery worker error; trying again in %.0f s", ERROR_PAUSE)
                     db.session.rollback()
                     wait = ERROR_PAUSE
                 self._wake.wait(wait)
 
+    def _record(self, now: float) -> float | None:
+        """Write the results that have arrived, in batches. While attempts are still in
+        flight, a few results wait up to RECORD_DELAY for more, since each write costs about
+        the same for one result as for a hundred; returns how long until they must be
+        written, or None when nothing is waiting."""
+        while True:
+            while len(self._unrecorded) < RECORD_BATCH and not self._results.empty():
+                if not self._unrecorded:
+                    self._oldest = now
+                self._unrecorded.append(self._results.get_nowait())
+            if not self._unrecorded:
+                return None
+            due_in = self._oldest + RECORD_DELAY - now
+            if len(self._unrecorded) < RECORD_BATCH and due_in > 0 and self._in_flight:
+                return due_in
+            finish(self._unrecorded, self.policy, utcnow())
+            self._unrecorded = []
+
     def _submit(self, jobs: list[Job]) -> None:
         with self._lock:
             self._in_flight += len(jobs)
-            for job in jobs:
-                future = self._senders.submit(self._send, job)
-                self._pending.add(future)
-                future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
+        for job in jobs:
+            self._senders.submit(self._send, job)
 
     def _send(self, job: Job) -> None:
         try:
@@ -134,41 +167,14 @@ class WorkerPool:
         except Exception as error:  # a bug must not lose the delivery: record it as a failure
             log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
             result = SendResult(ok=False, summary=f"internal error: {error}", error=str(error))
-        self._results.put((job, result))
         with self._lock:
+            self._results.put((job, result))
             self._in_flight -= 1
-        self._wake.set()
-
-    def _record_loop(self) -> None:
-        with self.app.app_context():
-            done = False
-            while not done:
-                item = self._results.get()
-                batch = []
-                while item is not None:
-                    batch.append(item)
-                    if len(batch) >= RECORD_BATCH:
-                        break
-                    try:
-                        item = self._results.get_nowait()
-                    except queue.Empty:
-                        break
-                done = item is None
-                if batch:
-                    self._record(batch)
-
-    def _record(self, batch: list[tuple[Job, SendResult]]) -> None:
-        while True:
-            try:
-                finish(batch, self.policy, utcnow())
-                self._wake.set()  # retries were scheduled: the claimer sleeps until the first
-                return
-            except Exception:
-                # The database is away; the attempts happened, so keep them and try again.
-                # (If this process dies first, the leases run out and they are sent again.)
-                log.exception("recording %d attempts failed; trying again", len(batch))
-                db.session.rollback()
-                time.sleep(ERROR_PAUSE)
+            in_flight = self._in_flight
+        # Wake the coordinator only when it has something to do: room for a batch of new
+        # claims, or nothing left in flight (it then records at once instead of lingering).
+        if in_flight in (self.size, 0):
+            self._wake.set()
 
     def _maybe_purge(self) -> None:
         if time.monotonic() < self._next_purge:
