@@ -20,7 +20,7 @@ DEFAULTS = {
     "MAX_EVENT_BYTES": 256 * 1024,
     # Worker: threads sending at once, and how often it looks for work written by other
     # processes (work from this process wakes it at once).
-    "WORKER_THREADS": 4,
+    "WORKER_THREADS": 32,
     "WORKER_POLL_INTERVAL": 1.0,
     # Run the worker inside the web server process (`make run`); off for a separate worker.
     "EMBEDDED_WORKER": True,

@@ -14,7 +14,7 @@ from webhooks.worker.runtime import run_until_signalled
     "--threads",
     type=click.IntRange(1, 256),
     default=None,
-    help="Deliveries sent at once (default: WEBHOOKS_WORKER_THREADS, 4).",
+    help="Deliveries sent at once (default: WEBHOOKS_WORKER_THREADS, 32).",
 )
 @with_appcontext
 def worker_command(threads: int | None):
