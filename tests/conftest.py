@@ -1,6 +1,7 @@
 """Fixtures: an app on its own SQLite file, a browser-like client, a real receiver on 127.0.0.1."""
 
 import re
+import socket
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -91,6 +92,15 @@ def admin(client, auth):
 def post_form(client, path: str, data: dict, token_from: str = "/webhooks/"):
     """POST a form with a CSRF token taken from a page, as a browser would."""
     return client.post(path, data={"csrf_token": csrf_token(client, token_from), **data})
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, read, closed)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
 
 
 @pytest.fixture(scope="session")

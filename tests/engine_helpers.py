@@ -2,7 +2,6 @@
 view of a request, and a worker driven by hand with a fake clock."""
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -172,15 +171,6 @@ def wait_until(predicate: Callable[[], object], seconds: float = 5.0, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {seconds} s")
         time.sleep(interval)
-
-
-def unused_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, read, closed)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 # ---------------------------------------------------------------- a worker driven by hand

@@ -7,7 +7,6 @@ connect time, so the receiver's log is the proof that nothing left the machine.
 import base64
 import ipaddress
 import json
-import socket
 import time
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ from standardwebhooks.webhooks import Webhook as SWWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug import Response
 
+from tests.conftest import unused_port
 from webhooks.delivery.guard import (
     RecipientBlocked,
     RecipientError,
@@ -31,14 +31,6 @@ from webhooks.delivery.transport import guarded_session
 from webhooks.models import new_signing_secret
 
 LOOPBACK_ALLOWED = RecipientGuard(parse_networks("127.0.0.0/8"))
-
-
-def unused_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 # ---------------------------------------------------------------- blocked_reason

@@ -8,7 +8,6 @@ import base64
 import html
 import json
 import re
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from standardwebhooks.webhooks import Webhook as SWWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug import Response
 
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, post_form, unused_port
 from webhooks.catalogue import all_events, get_event
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
@@ -123,15 +122,6 @@ def assert_recorded_failure(app, webhook_id: int, words: str, sent_count: int = 
     assert webhook["last_delivery_at"] is not None
     assert webhook["sent_count"] == sent_count
     return attempt
-
-
-def unused_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, read, closed)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def wait_for_log(receiver, count: int, seconds: float = 5.0) -> None:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
+from tests.conftest import unused_port
 from tests.engine_helpers import (
     FakeClock,
     Script,
@@ -22,7 +23,6 @@ from tests.engine_helpers import (
     policy_of,
     run_claimed,
     stored,
-    unused_port,
     update_delivery,
     update_webhook,
     verify,
