@@ -1,10 +1,18 @@
-"""Fixtures: an app on its own SQLite file, a browser-like client, a real receiver on 127.0.0.1."""
+"""Fixtures: an app on its own database, a browser-like client, a real receiver on 127.0.0.1.
 
+The database is a SQLite file per test, or — with WEBHOOKS_TEST_DATABASE_URL set to a server,
+e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test`` — a database of this test run's own
+on that server, created at the start, emptied after each test and dropped at the end.
+"""
+
+import os
 import re
+import secrets
 import socket
 
 import pytest
 from pytest_httpserver import HTTPServer
+from sqlalchemy import create_engine, make_url, text
 
 from webhooks import create_app
 from webhooks.extensions import db
@@ -15,13 +23,37 @@ ADMIN_PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+SERVER_URL = os.environ.get("WEBHOOKS_TEST_DATABASE_URL")
+sqlite_only = pytest.mark.skipif(
+    SERVER_URL is not None,
+    reason="reads SQLite's own query plans or triggers; this run uses WEBHOOKS_TEST_DATABASE_URL",
+)
+
+
+@pytest.fixture(scope="session")
+def server_database():
+    """The URL of this run's own database on the WEBHOOKS_TEST_DATABASE_URL server, or None."""
+    if not SERVER_URL:
+        yield None
+        return
+    url = make_url(SERVER_URL)
+    name = f"webhooks_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, server_database):
     """Settings of the app under test; a test may change them before asking for ``app``."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'webhooks.db'}",
+        "SQLALCHEMY_DATABASE_URI": server_database or f"sqlite:///{tmp_path / 'webhooks.db'}",
         "WTF_CSRF_ENABLED": True,
         "ALLOWED_NETWORKS": "127.0.0.0/8",
         "DELIVERY_TIMEOUT": 2,
@@ -39,6 +71,11 @@ def app(config):
         db.session.commit()
     yield app
     with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name != "sqlite":
+            tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, insert, select, text
 
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, post_form, sqlite_only
 from webhooks import dispatch
 from webhooks.deliveries.forms import Filters
 from webhooks.deliveries.views import Cursor, Plan, choose_plan, conditions, page_statement
@@ -425,6 +425,7 @@ def test_list_never_counts_or_offsets(app, admin):
         (Filters(webhook_id=1), "ix_deliveries_webhook_id"),
     ],
 )
+@sqlite_only
 def test_filtered_pages_read_an_index_in_id_order(app, filters, index):
     with app.app_context():
         plan = choose_plan(filters, Cursor(before=1000))
@@ -436,6 +437,7 @@ def test_filtered_pages_read_an_index_in_id_order(app, filters, index):
     assert not any("TEMP B-TREE" in step for step in steps), steps
 
 
+@sqlite_only
 def test_date_pages_are_right_whatever_the_plan_and_the_order_of_times(app, admin):
     """The plan (walk ids, or sort the range's ids) only changes the speed, never the rows;
     and rows whose times are out of id order are still filtered by their times."""

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 import webhooks.outbox
+from tests.conftest import sqlite_only
 from tests.engine_helpers import stored
 from webhooks import EventError, dispatch
 from webhooks.extensions import db
@@ -73,6 +74,7 @@ def test_event_goes_to_every_active_subscriber_and_no_one_else(app, fan_out):
             assert as_utc(row.next_attempt_at) == as_utc(event.created_at)
 
 
+@sqlite_only
 def test_event_and_its_deliveries_are_written_in_one_transaction(app, fan_out):
     # If a delivery cannot be written, the event is not stored either.
     with app.app_context():

@@ -23,16 +23,20 @@ def _due(now: datetime):
 def claim_due(now: datetime, limit: int, lease: timedelta) -> list[tuple[int, str]]:
     """Claim up to ``limit`` due deliveries; returns (delivery id, lease token) pairs."""
     token = secrets.token_hex(16)
+    # A materialized CTE, so PostgreSQL picks the rows once; a plain IN (subquery) may be
+    # run again during the UPDATE and, with SKIP LOCKED, pick others and exceed the limit.
     candidates = (
         select(Delivery.id)
         .where(*_due(now))
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL: workers skip rows others are claiming
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     claimed = db.session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_(candidates.scalar_subquery()), *_due(now))
+        .where(Delivery.id.in_(select(candidates.c.id)), *_due(now))
         .values(next_attempt_at=now + lease, lease_token=token)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
