@@ -1,4 +1,5 @@
-"""`flask worker` as separate processes against one SQLite database and a real receiver.
+"""`flask worker` as separate processes against one database and a real receiver: a SQLite
+file, or a database of its own on the WEBHOOKS_TEST_DATABASE_URL server when that is set.
 
 What an operator relies on: SIGTERM stops a worker cleanly, a worker killed mid-send loses
 nothing (the next one sends the same message again), and two workers never send the same
@@ -6,17 +7,21 @@ delivery twice. Every wait is bounded; every process is killed in the end.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, make_url, select, text, update
 from werkzeug import Response
 
+from tests.conftest import SERVER_URL
 from tests.engine_helpers import Script, wait_until
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
@@ -26,15 +31,34 @@ PROJECT = Path(__file__).resolve().parent.parent
 FLASK = str(PROJECT / ".venv" / "bin" / "flask")
 
 
+@contextmanager
+def own_database(tmp_path: Path) -> Iterator[str]:
+    """A database for one deployment: a SQLite file, or a new database on the test server."""
+    if not SERVER_URL:
+        yield f"sqlite:///{tmp_path / 'w.db'}"
+        return
+    url = make_url(SERVER_URL)
+    name = f"webhooks_proc_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 class Instance:
     """A deployment in a temporary folder: its settings, its database and its workers."""
 
-    def __init__(self, tmp_path: Path, monkeypatch) -> None:
+    def __init__(self, tmp_path: Path, monkeypatch, database_url: str) -> None:
         self.path = tmp_path
         self.env = {
             **os.environ,
             "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+            "DATABASE_URL": database_url,
             "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
             "WEBHOOKS_DELIVERY_TIMEOUT": "2",
             "WEBHOOKS_WORKER_POLL_INTERVAL": "0.2",
@@ -120,13 +144,14 @@ class Instance:
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    deployment = Instance(tmp_path, monkeypatch)
-    try:
-        yield deployment
-    finally:
-        deployment.kill_all()
-        with deployment.app.app_context():
-            db.engine.dispose()
+    with own_database(tmp_path) as database_url:
+        deployment = Instance(tmp_path, monkeypatch, database_url)
+        try:
+            yield deployment
+        finally:
+            deployment.kill_all()
+            with deployment.app.app_context():
+                db.engine.dispose()
 
 
 def terminate(process: subprocess.Popen, seconds: float = 10) -> int:

@@ -147,12 +147,14 @@ def finish(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         if decision.disable_reason:
             disable[row.webhook_id] = decision.disable_reason
 
+    # Rows are written in id order, so two workers finishing batches that share webhooks
+    # take their row locks in the same order and cannot deadlock.
     if attempts:
         record_attempts(attempts, now)
     for figures in (decided, counted):
         if figures:
-            db.session.execute(update(Delivery), figures)
-    for webhook_id, result in last.items():
+            db.session.execute(update(Delivery), sorted(figures, key=lambda row: row["id"]))
+    for webhook_id, result in sorted(last.items()):
         changes = {"failing_since": webhooks[webhook_id].failing_since}
         if succeeded[webhook_id]:
             changes["sent_count"] = Webhook.sent_count + succeeded[webhook_id]
