@@ -83,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from webhooks.auth.views import bp as auth_bp
     from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp
+    from webhooks.health import bp as health_bp
     from webhooks.tokens_admin.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(deliveries_bp, url_prefix="/deliveries")
     app.register_blueprint(events_bp, url_prefix="/events")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp, url_prefix="/tokens")
     csrf.exempt(api_bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("webhooks.index")))

@@ -10,7 +10,7 @@ from webhooks.api.errors import api_error
 from webhooks.extensions import login_manager
 from webhooks.tokens import find_token
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz"})
 API_BLUEPRINT = "api"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="webhooks"'}

@@ -89,6 +89,9 @@ class WorkerPool:
         log.info("delivery worker %s", "stopped" if stopped else "did not stop in time")
         return stopped
 
+    def is_alive(self) -> bool:
+        return self._coordinator is not None and self._coordinator.is_alive()
+
     def _held(self) -> int:
         with self._lock:
             return self._in_flight + len(self._unrecorded) + self._results.qsize()
