@@ -295,3 +295,38 @@ def test_two_workers_send_each_of_200_deliveries_exactly_once(instance, receiver
     for process, log in workers:
         assert terminate(process) == 0, log.read_text()
         assert "Traceback" not in log.read_text()
+
+
+def test_four_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(instance, receiver):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    for number in range(20):
+        instance.webhook(receiver.url_for("/hook"), name=f"Receiver {number}")
+    workers = [instance.start_worker() for _ in range(4)]
+
+    for number in range(100):  # 100 events × 20 webhooks
+        instance.report({"payment_id": number})
+    wait_until(lambda: script.count() >= 400, 30, interval=0.05)
+    victim, _log = workers[0]
+    victim.kill()  # mid-run: what it had claimed stays leased to it
+    victim.wait(10)
+
+    def unfinished() -> list[dict]:
+        return [row for row in instance.deliveries() if row["status"] != "succeeded"]
+
+    # The others finish everything else; what the dead worker held waits for its lease.
+    wait_until(lambda: all(row["lease_token"] for row in unfinished()), 60, interval=0.2)
+    held_by_the_dead = len(unfinished())
+    instance.end_leases()
+    wait_until(lambda: not unfinished(), 30, interval=0.2)
+
+    rows = instance.deliveries()
+    assert len(rows) == 2000
+    received = script.ids()
+    # Every delivery arrived; only what the dead worker held (sent, perhaps, but not yet
+    # recorded) was sent again, under the same webhook-id.
+    assert set(received) == {row["msg_id"] for row in rows}
+    assert len(received) - len(set(received)) <= held_by_the_dead
+    for process, log in workers[1:]:
+        assert terminate(process) == 0, log.read_text()
+        assert "Traceback" not in log.read_text()
