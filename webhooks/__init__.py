@@ -18,6 +18,7 @@ from webhooks.worker import wakeup
 __all__ = ["EventError", "__version__", "create_app", "dispatch"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+QUEUES = ("embedded", "celery")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -51,6 +52,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     else:
         app.config.from_mapping(test_config)
+    if app.config["QUEUE"] not in QUEUES:
+        raise ValueError(f"QUEUE must be one of {', '.join(QUEUES)}, not {app.config['QUEUE']!r}")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
@@ -73,6 +76,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     pipeline.init_app(app)
     wakeup.init_app(app)
+    if app.config["QUEUE"] == "celery":
+        from webhooks.worker.celery_engine import celery_init_app
+
+        celery_init_app(app)
     access.init_app(app)
     templating.init_app(app)
 

@@ -24,6 +24,12 @@ DEFAULTS = {
     "WORKER_POLL_INTERVAL": 1.0,
     # Run the worker inside the web server process (`make run`); off for a separate worker.
     "EMBEDDED_WORKER": True,
+    # The delivery engine: "embedded" (the worker pool above) or "celery" (Celery workers fed
+    # through CELERY_BROKER_URL, plus Celery beat running the sweep every SWEEP_INTERVAL
+    # seconds for due deliveries whose message was lost).
+    "QUEUE": "embedded",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "SWEEP_INTERVAL": 5.0,
     "WEBHOOKS_PER_PAGE": 20,
     "DELIVERIES_PER_PAGE": 50,
     "RECENT_DELIVERIES": 10,

@@ -16,6 +16,8 @@ bp = Blueprint("health", __name__)
 
 def _worker_state() -> tuple[str, bool]:
     """(state, healthy) of the worker this process is responsible for."""
+    if current_app.config["QUEUE"] == "celery":
+        return "celery", True
     if not current_app.config["EMBEDDED_WORKER"]:
         return "external", True
     pool = current_app.extensions.get(WORKER_KEY)

@@ -17,7 +17,7 @@ from webhooks.catalogue import get_event
 from webhooks.delivery.message import render_body
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, Webhook
-from webhooks.worker.wakeup import wake_workers
+from webhooks.worker.wakeup import notify_new_work, uses_celery
 
 MAX_KEY_LENGTH = 255
 MAX_DEPTH = 64
@@ -103,7 +103,8 @@ def enqueue(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Event, int]:
-    """Add the event and its deliveries to the session; the caller commits and wakes workers."""
+    """Add the event and its deliveries to the session; the caller commits and notifies the
+    engine (``notify_new_work``)."""
     data_text = validate(event_type, data, idempotency_key)
     now = now or datetime.now(UTC)
     event = Event(
@@ -160,6 +161,12 @@ def dispatch(
         return Dispatched(found, False, found.delivery_count)
     try:
         event, count = enqueue(event_type, data, source=source, idempotency_key=idempotency_key)
+        delivery_ids = None
+        if count and uses_celery():  # each new delivery gets its own message
+            db.session.flush()
+            delivery_ids = db.session.scalars(
+                select(Delivery.id).where(Delivery.event_id == event.id).order_by(Delivery.id)
+            ).all()
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at a flush or at the commit).
@@ -169,5 +176,5 @@ def dispatch(
             raise
         return Dispatched(found, False, found.delivery_count)
     if count:
-        wake_workers()
+        notify_new_work(delivery_ids)
     return Dispatched(event, True, count)

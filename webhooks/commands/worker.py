@@ -28,3 +28,22 @@ def worker_command(threads: int | None):
     app = current_app._get_current_object()
     if not run_until_signalled(app, threads):
         raise click.ClickException("Some deliveries were still in flight when the worker stopped.")
+
+
+@click.command("celery-sweep")
+@with_appcontext
+def celery_sweep_command():
+    """Queue a Celery attempt for every due delivery now (QUEUE = "celery" only).
+
+    Celery beat runs the same sweep every WEBHOOKS_SWEEP_INTERVAL seconds; this runs one at
+    once, e.g. after the broker lost its messages.
+    """
+    from webhooks.worker.wakeup import uses_celery
+
+    if not uses_celery():
+        raise click.ClickException("The delivery engine is not Celery: set WEBHOOKS_QUEUE=celery.")
+    from webhooks.worker.celery_engine import SWEEP_BATCH, sweep_due
+
+    count = sweep_due(current_app._get_current_object())
+    more = " (the first of more; run it again or let beat do it)" if count == SWEEP_BATCH else ""
+    click.echo(f"Queued {count} due deliver{'y' if count == 1 else 'ies'}{more}.")

@@ -26,7 +26,7 @@ from webhooks.deliveries.forms import (
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
 from webhooks.worker.queue import DUE_STATES
-from webhooks.worker.wakeup import wake_workers
+from webhooks.worker.wakeup import notify_new_work
 
 bp = Blueprint("deliveries", __name__)
 
@@ -396,7 +396,7 @@ def redeliver(delivery_id: int):
     for name, value in requeue_values(datetime.now(UTC)).items():
         setattr(delivery, name, value)
     db.session.commit()
-    wake_workers()
+    notify_new_work([delivery.id])
     flash(
         f"Redelivery queued: message {delivery.msg_id} will be sent again to "
         f"{delivery.webhook.url} with the same webhook-id, so the receiver can recognise it.",
@@ -441,7 +441,7 @@ def recover():
     db.session.commit()
     when = since.strftime("%Y-%m-%d %H:%M UTC")
     if count:
-        wake_workers()
+        notify_new_work()
         flash(
             f"{count} failed deliver{'y' if count == 1 else 'ies'} of “{webhook.name}” since "
             f"{when} queued for redelivery.",

@@ -21,7 +21,7 @@ from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook, as_utc, signing_secrets
 from webhooks.worker.outcome import SUCCEEDED, WebhookState, decide, disable_webhook
 from webhooks.worker.policy import Policy
-from webhooks.worker.wakeup import wake_workers
+from webhooks.worker.wakeup import notify_new_work
 
 
 def utcnow() -> datetime:
@@ -163,7 +163,7 @@ def finish(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         disable_webhook(db.session.get(Webhook, webhook_id), reason, now)
     db.session.commit()
     if disable:
-        wake_workers()  # the webhook_disabled event may have deliveries of its own
+        notify_new_work()  # the webhook_disabled event may have deliveries of its own
 
 
 def process(

@@ -45,6 +45,30 @@ def claim_due(now: datetime, limit: int, lease: timedelta) -> list[tuple[int, st
     return [(delivery_id, token) for delivery_id in claimed]
 
 
+def claim_one(delivery_id: int, now: datetime, lease: timedelta) -> list[tuple[int, str]]:
+    """Claim one delivery if it is due, as ``claim_due`` would; [] when it is not (already
+    claimed, sent, or not due yet). Used by the Celery engine, whose messages name the delivery."""
+    token = secrets.token_hex(16)
+    claimed = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, *_due(now))
+        .values(next_attempt_at=now + lease, lease_token=token)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return [(claimed_id, token) for claimed_id in claimed]
+
+
+def due_ids(now: datetime, limit: int) -> list[int]:
+    """Ids of up to ``limit`` due deliveries, the longest due first; claims nothing."""
+    ids = db.session.scalars(
+        select(Delivery.id).where(*_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
+    ).all()
+    db.session.commit()
+    return list(ids)
+
+
 def seconds_until_due(now: datetime) -> float | None:
     """How long until the earliest scheduled delivery is due; None when nothing is scheduled."""
     earliest = db.session.scalar(

@@ -189,8 +189,13 @@ class WorkerPool:
 
 
 def start_embedded(app: Flask) -> WorkerPool | None:
-    """Start the worker inside this (web server) process, unless EMBEDDED_WORKER is off."""
-    if not app.config["EMBEDDED_WORKER"] or EXTENSION_KEY in app.extensions:
+    """Start the worker inside this (web server) process, unless EMBEDDED_WORKER is off or
+    Celery is the engine (QUEUE = "celery")."""
+    if (
+        not app.config["EMBEDDED_WORKER"]
+        or app.config["QUEUE"] == "celery"
+        or EXTENSION_KEY in app.extensions
+    ):
         return app.extensions.get(EXTENSION_KEY)
     pool = WorkerPool(app)
     pool.start()

@@ -1,0 +1,291 @@
+"""The Celery engine (WEBHOOKS_QUEUE=celery): real Celery workers and beat as separate processes,
+a real Redis broker, a real receiver, and a database of their own (a SQLite file, or one on the
+WEBHOOKS_TEST_DATABASE_URL server).
+
+The process tests need a Redis database they may empty: WEBHOOKS_TEST_CELERY_BROKER_URL, e.g.
+``redis://127.0.0.1:6379/15``. Every wait is bounded; every process is killed in the end.
+"""
+
+import logging
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug import Response
+
+from tests.conftest import unused_port
+from tests.engine_helpers import Script, verify, wait_until
+from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
+from tests.test_worker_process import Instance, own_database
+from webhooks import create_app, dispatch
+from webhooks.extensions import db
+from webhooks.models import Delivery, Webhook
+from webhooks.worker import celery_engine
+from webhooks.worker.runtime import start_embedded
+
+PROJECT = Path(__file__).resolve().parent.parent
+CELERY = str(PROJECT / ".venv" / "bin" / "celery")
+BROKER_URL = os.environ.get("WEBHOOKS_TEST_CELERY_BROKER_URL")
+needs_broker = pytest.mark.skipif(
+    not BROKER_URL,
+    reason="needs a Redis database it may empty: set WEBHOOKS_TEST_CELERY_BROKER_URL, "
+    "e.g. redis://127.0.0.1:6379/15",
+)
+
+
+# ---------------------------------------------------------------- in this process, no broker
+
+
+@pytest.fixture
+def celery_queue(config):
+    """The app under test uses the Celery engine (ask for it before ``app``), with a broker
+    that nothing listens on."""
+    config.update(QUEUE="celery", CELERY_BROKER_URL=f"redis://127.0.0.1:{unused_port()}/0")
+    return config
+
+
+def test_celery_engine_sends_one_message_per_new_delivery_and_no_embedded_worker(
+    celery_queue, app, make_webhook, monkeypatch
+):
+    sent: list[int] = []
+    monkeypatch.setattr(celery_engine, "send_attempts", lambda _app, ids: sent.extend(ids))
+    for number in range(3):
+        make_webhook(name=f"R{number}")
+    with app.app_context():
+        result = dispatch("payment_received", {"payment_id": 1})
+        ids = db.session.scalars(select(Delivery.id)).all()
+
+    assert result.deliveries == 3
+    assert len(ids) == 3 and sorted(sent) == sorted(ids)
+    assert start_embedded(app) is None  # Celery workers send; the web process does not
+    assert app.test_client().get("/healthz").get_json()["worker"] == "celery"
+
+
+def test_an_unreachable_broker_does_not_fail_reporting(celery_queue, app, make_webhook, caplog):
+    make_webhook()
+    with app.app_context():
+        with caplog.at_level(logging.ERROR, logger="webhooks.celery"):
+            result = dispatch("payment_received", {"payment_id": 1})
+        [row] = db.session.scalars(select(Delivery)).all()
+        assert row.status == "pending"  # committed: the sweep queues it once the broker is back
+
+    assert result.deliveries == 1
+    assert "the sweep will queue them" in caplog.text
+
+
+def test_redelivery_and_retry_all_failed_notify_celery(celery_queue, app, admin, monkeypatch):
+    attempts: list[int] = []
+    sweeps: list[object] = []
+    monkeypatch.setattr(celery_engine, "send_attempts", lambda _app, ids: attempts.extend(ids))
+    monkeypatch.setattr(celery_engine, "send_sweep", sweeps.append)
+    webhook_id = add_webhook(app)
+    first = add_delivery(app, webhook_id, status="failed")
+    second = add_delivery(app, webhook_id, status="failed")
+
+    redeliver(admin, first)
+    assert attempts == [first] and not sweeps
+
+    recover(admin, {"webhook_id": webhook_id, "since": "2026-01-01T00:00"})
+    assert sweeps == [app]  # the ids are not at hand: a sweep finds them
+    with app.app_context():
+        assert db.session.get(Delivery, second).status == "pending"
+
+
+def test_an_unknown_queue_stops_the_app(config):
+    config["QUEUE"] = "rabbit"
+    with pytest.raises(ValueError, match="QUEUE must be one of embedded, celery"):
+        create_app(config)
+
+
+# ---------------------------------------------------------------- Celery processes
+
+
+class CeleryInstance(Instance):
+    def __init__(self, tmp_path: Path, monkeypatch, database_url: str) -> None:
+        for name, value in {
+            "WEBHOOKS_QUEUE": "celery",
+            "WEBHOOKS_CELERY_BROKER_URL": BROKER_URL,
+            "WEBHOOKS_RETRY_SCHEDULE": "1,1",
+            "WEBHOOKS_RETRY_JITTER": "0",
+            "WEBHOOKS_SWEEP_INTERVAL": "1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        super().__init__(tmp_path, monkeypatch, database_url)
+
+    def celery(self, *args: str, ready: str) -> tuple[subprocess.Popen, Path]:
+        log = self.path / f"celery-{len(self.workers)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [CELERY, "-A", "webhooks.celery_worker", *args, "--loglevel", "INFO"],
+                cwd=self.path,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.workers.append((process, log))
+        wait_until(lambda: ready in log.read_text() or process.poll() is not None, 20, 0.05)
+        assert process.poll() is None, log.read_text()
+        return process, log
+
+    def start_celery_worker(self) -> tuple[subprocess.Popen, Path]:
+        name = f"w{len(self.workers)}-{os.getpid()}@localhost"
+        return self.celery(
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            ready=" ready.",
+        )
+
+    def start_beat(self) -> tuple[subprocess.Popen, Path]:
+        schedule = str(self.path / "beat-schedule")
+        return self.celery("beat", "--schedule", schedule, ready="beat: Starting")
+
+
+def flush_broker() -> None:
+    import redis
+
+    client = redis.Redis.from_url(BROKER_URL)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    flush_broker()
+    with own_database(tmp_path) as database_url:
+        instance = CeleryInstance(tmp_path, monkeypatch, database_url)
+        try:
+            yield instance
+        finally:
+            instance.kill_all()
+            flush_broker()
+            with instance.app.app_context():
+                db.engine.dispose()
+
+
+def assert_clean_logs(deployment) -> None:
+    for _process, log in deployment.workers:
+        assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def statuses(deployment) -> list[str]:
+    return [row["status"] for row in deployment.deliveries()]
+
+
+@needs_broker
+def test_every_delivery_arrives_signed_once(deployment, receiver):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    hooks = [deployment.webhook(receiver.url_for("/hook"), name=f"R{n}") for n in range(3)]
+    deployment.start_celery_worker()
+
+    for number in range(5):
+        deployment.report({"payment_id": number})
+    wait_until(lambda: statuses(deployment) == ["succeeded"] * 15, 20, 0.1)
+    time.sleep(0.3)  # time enough for a double send to show
+
+    rows = deployment.deliveries()
+    assert sorted(script.ids()) == sorted(row["msg_id"] for row in rows)
+    assert {row["attempt_count"] for row in rows} == {1}
+    with deployment.app.app_context():
+        secrets = [db.session.get(Webhook, hook).secret for hook in hooks]
+    for seen in script.seen:
+        assert any(verify_or_none(secret, seen["request"]) for secret in secrets)
+    assert_clean_logs(deployment)
+
+
+def verify_or_none(secret: str, request):
+    try:
+        return verify(secret, request)
+    except Exception:
+        return None
+
+
+@needs_broker
+def test_a_failed_attempt_is_retried_on_schedule(deployment, receiver):
+    script = Script(500, 200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    deployment.webhook(receiver.url_for("/hook"))
+    deployment.start_celery_worker()
+
+    deployment.report({"payment_id": 1})
+    wait_until(lambda: statuses(deployment) == ["succeeded"], 15, 0.05)
+
+    [row] = deployment.deliveries()
+    assert row["attempt_count"] == 2
+    assert script.ids() == [row["msg_id"], row["msg_id"]]
+    gap = script.seen[1]["at"] - script.seen[0]["at"]
+    assert 0.9 <= gap < 3.0  # RETRY_SCHEDULE 1 s, no jitter: queued with its ETA, not polled
+    assert_clean_logs(deployment)
+
+
+@needs_broker
+def test_lost_messages_are_sent_by_the_sweep_and_by_beat(deployment, receiver):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    deployment.webhook(receiver.url_for("/hook"))
+
+    deployment.report({"payment_id": 1})
+    deployment.report({"payment_id": 2})
+    flush_broker()  # the broker lost its messages (restarted without persistence)
+    deployment.start_celery_worker()
+    time.sleep(1.0)
+    assert script.count() == 0 and statuses(deployment) == ["pending"] * 2
+
+    assert "Queued 2 due deliveries." in deployment.flask("celery-sweep")
+    wait_until(lambda: statuses(deployment) == ["succeeded"] * 2, 15, 0.05)
+
+    deployment.report({"payment_id": 3})
+    flush_broker()
+    deployment.start_beat()  # sweeps every WEBHOOKS_SWEEP_INTERVAL (1 s)
+    wait_until(lambda: statuses(deployment) == ["succeeded"] * 3, 15, 0.1)
+
+    rows = deployment.deliveries()
+    assert sorted(script.ids()) == sorted(row["msg_id"] for row in rows)
+    assert_clean_logs(deployment)
+
+
+@needs_broker
+def test_a_killed_celery_worker_loses_nothing(deployment, receiver):
+    arrived, release = threading.Event(), threading.Event()
+
+    def hang(_request):
+        arrived.set()
+        release.wait(10)
+        return Response("too late")
+
+    script = Script(hang, 200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    deployment.webhook(receiver.url_for("/hook"))
+    first, _log = deployment.start_celery_worker()
+    try:
+        deployment.report({"payment_id": 1})
+        assert arrived.wait(10), "the first worker never sent"
+        first.kill()  # SIGKILL mid-send: nothing recorded, nothing acknowledged
+        first.wait(10)
+    finally:
+        release.set()
+
+    [row] = deployment.deliveries()
+    assert row["status"] == "pending" and row["lease_token"] is not None
+    assert row["attempt_count"] == 0
+
+    deployment.end_leases()
+    deployment.start_celery_worker()
+    assert "Queued 1 due delivery." in deployment.flask("celery-sweep")
+    wait_until(lambda: statuses(deployment) == ["succeeded"], 15, 0.05)
+
+    [row] = deployment.deliveries()
+    assert script.ids() == [row["msg_id"], row["msg_id"]]  # the same webhook-id again
+    assert row["attempt_count"] == 1
