@@ -47,7 +47,9 @@ def wait_for(url: str) -> None:
 def wrk(url: str, script: Path, seconds: int, connections: int) -> float:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
@@ -57,8 +59,22 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> float:
 
 def serve(app: str, port: int, env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
-        [BIN / "gunicorn", "--config", "/dev/null", "--workers", "2", "--worker-class", "gthread", "--threads", "8",
-         "--bind", f"127.0.0.1:{port}", "--pythonpath", "bench", app],
+        [
+            BIN / "gunicorn",
+            "--config",
+            "/dev/null",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--pythonpath",
+            "bench",
+            app,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -103,7 +119,10 @@ def main() -> None:
     try:
         subprocess.run(
             [BIN / "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
         )
         from webhooks import create_app
         from webhooks.extensions import db
@@ -114,8 +133,11 @@ def main() -> None:
         with app.app_context():
             for number in range(10):
                 db.session.add(
-                    Webhook(name=f"r{number}", url=f"https://r{number}.example.com/hook",
-                            event="payment_received")
+                    Webhook(
+                        name=f"r{number}",
+                        url=f"https://r{number}.example.com/hook",
+                        event="payment_received",
+                    )
                 )
             _, token = create_token("bench")
             db.session.commit()
