@@ -289,3 +289,52 @@ def test_a_killed_celery_worker_loses_nothing(deployment, receiver):
     [row] = deployment.deliveries()
     assert script.ids() == [row["msg_id"], row["msg_id"]]  # the same webhook-id again
     assert row["attempt_count"] == 1
+
+
+REDIS_START = [
+    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
+    "--logfile", "/var/log/redis/ci.log",
+]  # fmt: skip
+
+
+def redis_answers() -> bool:
+    import redis
+
+    client = redis.Redis.from_url(BROKER_URL, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@needs_broker
+@pytest.mark.skipif(
+    not BROKER_URL or "127.0.0.1:6379" not in BROKER_URL,
+    reason="restarts the Redis server on 127.0.0.1:6379",
+)
+def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    for number in range(3):
+        deployment.webhook(receiver.url_for("/hook"), name=f"R{number}")
+    worker, _log = deployment.start_celery_worker()
+    deployment.start_beat()
+
+    for number in range(20):
+        deployment.report({"payment_id": number})
+    subprocess.run(["redis-cli", "-u", BROKER_URL, "shutdown", "nosave"], capture_output=True)
+    try:
+        wait_until(lambda: not redis_answers(), 10, 0.05)
+        for number in range(20, 30):  # reported while there is no broker at all
+            deployment.report({"payment_id": number})
+    finally:
+        subprocess.run(REDIS_START, capture_output=True, check=True)
+        wait_until(redis_answers, 10, 0.05)
+
+    wait_until(lambda: statuses(deployment) == ["succeeded"] * 90, 60, 0.2)
+    rows = deployment.deliveries()
+    assert set(script.ids()) == {row["msg_id"] for row in rows}  # all arrived; repeats keep ids
+    assert worker.poll() is None  # the worker reconnected by itself
