@@ -9,6 +9,8 @@ import os
 import re
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -30,21 +32,30 @@ sqlite_only = pytest.mark.skipif(
 )
 
 
+@contextmanager
+def database_on_server(prefix: str) -> Iterator[str]:
+    """A new, empty database on the WEBHOOKS_TEST_DATABASE_URL server, dropped afterwards."""
+    url = make_url(SERVER_URL)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def server_database():
     """The URL of this run's own database on the WEBHOOKS_TEST_DATABASE_URL server, or None."""
     if not SERVER_URL:
         yield None
         return
-    url = make_url(SERVER_URL)
-    name = f"webhooks_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with database_on_server("webhooks_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ delivery twice. Every wait is bounded; every process is killed in the end.
 """
 
 import os
-import secrets
 import signal
 import subprocess
 import threading
@@ -18,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text, update
+from sqlalchemy import select, update
 from werkzeug import Response
 
-from tests.conftest import SERVER_URL
+from tests.conftest import SERVER_URL, database_on_server
 from tests.engine_helpers import Script, wait_until
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
@@ -37,17 +36,8 @@ def own_database(tmp_path: Path) -> Iterator[str]:
     if not SERVER_URL:
         yield f"sqlite:///{tmp_path / 'w.db'}"
         return
-    url = make_url(SERVER_URL)
-    name = f"webhooks_proc_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with database_on_server("webhooks_proc") as url:
+        yield url
 
 
 class Instance:
