@@ -9,18 +9,16 @@ The process tests need a Redis database they may empty: WEBHOOKS_TEST_CELERY_BRO
 import logging
 import os
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug import Response
 
 from tests.conftest import unused_port
 from tests.engine_helpers import Script, verify, wait_until
 from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
-from tests.test_worker_process import Instance, own_database
+from tests.test_worker_process import Instance, kill_mid_send, own_database
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
@@ -258,24 +256,7 @@ def test_lost_messages_are_sent_by_the_sweep_and_by_beat(deployment, receiver):
 
 @needs_broker
 def test_a_killed_celery_worker_loses_nothing(deployment, receiver):
-    arrived, release = threading.Event(), threading.Event()
-
-    def hang(_request):
-        arrived.set()
-        release.wait(10)
-        return Response("too late")
-
-    script = Script(hang, 200)
-    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
-    deployment.webhook(receiver.url_for("/hook"))
-    first, _log = deployment.start_celery_worker()
-    try:
-        deployment.report({"payment_id": 1})
-        assert arrived.wait(10), "the first worker never sent"
-        first.kill()  # SIGKILL mid-send: nothing recorded, nothing acknowledged
-        first.wait(10)
-    finally:
-        release.set()
+    script = kill_mid_send(deployment, receiver, deployment.start_celery_worker)
 
     [row] = deployment.deliveries()
     assert row["status"] == "pending" and row["lease_token"] is not None

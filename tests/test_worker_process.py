@@ -193,26 +193,32 @@ def test_sigterm_lets_the_delivery_in_flight_finish(instance, receiver):
 # ---------------------------------------------------------------- a killed worker
 
 
-def test_killed_worker_loses_nothing_and_the_next_sends_the_same_message(instance, receiver):
-    first_arrived = threading.Event()
-    release = threading.Event()
+def kill_mid_send(instance, receiver, start_worker) -> Script:
+    """A worker started by ``start_worker`` is killed (SIGKILL) while the receiver holds its
+    first request open; the receiver answers 200 to every later request."""
+    arrived, release = threading.Event(), threading.Event()
 
     def hang(_request):
-        first_arrived.set()
+        arrived.set()
         release.wait(10)
         return Response("too late")
 
     script = Script(hang, 200)
     receiver.expect_request("/hook", method="POST").respond_with_handler(script)
     instance.webhook(receiver.url_for("/hook"))
-    first, _log = instance.start_worker()
+    first, _log = start_worker()
     try:
         instance.report({"payment_id": 1})
-        assert first_arrived.wait(10), "the first worker never sent"
-        first.kill()  # SIGKILL mid-send: no chance to record anything
+        assert arrived.wait(10), "the first worker never sent"
+        first.kill()  # mid-send: no chance to record or acknowledge anything
         first.wait(10)
     finally:
         release.set()
+    return script
+
+
+def test_killed_worker_loses_nothing_and_the_next_sends_the_same_message(instance, receiver):
+    script = kill_mid_send(instance, receiver, instance.start_worker)
 
     [row] = instance.deliveries()
     assert row["status"] == "pending"  # still queued: nothing was lost
@@ -231,25 +237,7 @@ def test_killed_worker_loses_nothing_and_the_next_sends_the_same_message(instanc
 
 
 def test_lease_of_a_killed_worker_keeps_others_away_until_it_ends(instance, receiver):
-    arrived = threading.Event()
-    release = threading.Event()
-
-    def hang(_request):
-        arrived.set()
-        release.wait(10)
-        return Response("too late")
-
-    script = Script(hang, 200)
-    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
-    instance.webhook(receiver.url_for("/hook"))
-    first, _log = instance.start_worker()
-    try:
-        instance.report({"payment_id": 1})
-        assert arrived.wait(10)
-        first.kill()
-        first.wait(10)
-    finally:
-        release.set()
+    script = kill_mid_send(instance, receiver, instance.start_worker)
     instance.start_worker()
 
     time.sleep(1.5)  # several polls of the new worker
