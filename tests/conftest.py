@@ -26,6 +26,13 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 SERVER_URL = os.environ.get("WEBHOOKS_TEST_DATABASE_URL")
+# The engine the app under test queues deliveries on: the embedded default, or Celery on the
+# WEBHOOKS_TEST_CELERY_BROKER_URL broker (its messages are left there; no Celery worker runs
+# unless a test starts one).
+QUEUE = os.environ.get("WEBHOOKS_TEST_QUEUE", "embedded")
+BROKER_URL = os.environ.get("WEBHOOKS_TEST_CELERY_BROKER_URL")
+if QUEUE == "celery" and not BROKER_URL:
+    raise pytest.UsageError("WEBHOOKS_TEST_QUEUE=celery needs WEBHOOKS_TEST_CELERY_BROKER_URL")
 sqlite_only = pytest.mark.skipif(
     SERVER_URL is not None,
     reason="reads SQLite's own query plans or triggers; this run uses WEBHOOKS_TEST_DATABASE_URL",
@@ -59,8 +66,9 @@ def server_database():
 
 
 @pytest.fixture
-def config(tmp_path, server_database):
+def config(request, tmp_path, server_database):
     """Settings of the app under test; a test may change them before asking for ``app``."""
+    queue = "embedded" if request.node.get_closest_marker("embedded_engine") else QUEUE
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -68,6 +76,8 @@ def config(tmp_path, server_database):
         "WTF_CSRF_ENABLED": True,
         "ALLOWED_NETWORKS": "127.0.0.0/8",
         "DELIVERY_TIMEOUT": 2,
+        "QUEUE": queue,
+        **({"CELERY_BROKER_URL": BROKER_URL} if queue == "celery" else {}),
     }
 
 

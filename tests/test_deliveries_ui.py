@@ -545,6 +545,7 @@ def test_detail_of_a_test_send_points_to_send_test_event(app, admin):
 # ---------------------------------------------------------------- redeliver
 
 
+@pytest.mark.embedded_engine
 def test_redeliver_queues_the_same_message_again(app, admin):
     webhook_id = add_webhook(app)
     delivery_id = add_delivery(
@@ -610,6 +611,7 @@ def test_redeliver_of_a_missing_delivery_is_404(admin):
 # ---------------------------------------------------------------- retry all failed since
 
 
+@pytest.mark.embedded_engine
 def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(app, admin):
     shop = add_webhook(app, "Shop")
     other = add_webhook(app, "Other")

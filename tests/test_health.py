@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from webhooks.extensions import db
 from webhooks.models import Delivery
 from webhooks.worker.runtime import WorkerPool, start_embedded, stop_embedded
@@ -32,6 +34,7 @@ def test_health_reports_how_long_the_oldest_due_delivery_has_waited(app, client,
     assert 600 <= age < 660
 
 
+@pytest.mark.embedded_engine
 def test_health_fails_when_the_embedded_worker_has_stopped(app, client):
     assert client.get("/healthz").json["worker"] == "not running in this process"
     pool = start_embedded(app)

@@ -300,6 +300,7 @@ def test_events_without_a_key_are_each_stored(app, fan_out):
 # ---------------------------------------------------------------- waking the worker
 
 
+@pytest.mark.embedded_engine
 def test_stored_deliveries_wake_the_worker_at_once(app, fan_out):
     flag = register(app)
 

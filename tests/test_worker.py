@@ -40,6 +40,8 @@ from webhooks.worker.runtime import WorkerPool
 PAYMENT = {"payment_id": 7, "payment_total": "$9.00"}
 DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 
+pytestmark = pytest.mark.embedded_engine  # the embedded engine's own tests
+
 
 def report(app, event_type: str = "payment_received", data: dict | None = None) -> str:
     with app.app_context():
