@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import BROKER_URL, unused_port
 from webhooks.extensions import db
 from webhooks.models import Delivery
 from webhooks.worker.runtime import WorkerPool, start_embedded, stop_embedded
@@ -58,3 +59,33 @@ def test_health_fails_with_503_when_the_database_is_unreachable(config, tmp_path
     assert response.status_code == 503
     assert response.json["database"] == "unreachable"
     assert response.json["status"] == "failing"
+
+
+@pytest.fixture
+def unreachable_broker(config):
+    config.update(QUEUE="celery", CELERY_BROKER_URL=f"redis://127.0.0.1:{unused_port()}/0")
+
+
+@pytest.fixture
+def reachable_broker(config):
+    if not BROKER_URL:
+        pytest.skip("needs WEBHOOKS_TEST_CELERY_BROKER_URL, a Redis")
+    config.update(QUEUE="celery", CELERY_BROKER_URL=BROKER_URL)
+
+
+def test_health_checks_the_celery_broker(unreachable_broker, client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == response.json | {"queue": "unreachable", "status": "failing"}
+    assert response.json["database"] == "ok"
+
+
+def test_health_is_ok_with_a_reachable_celery_broker(reachable_broker, client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == response.json | {"queue": "ok", "worker": "celery", "status": "ok"}
+
+
+@pytest.mark.embedded_engine
+def test_health_reports_the_queue_with_the_database_for_the_embedded_engine(client):
+    assert client.get("/healthz").json["queue"] == "ok"

@@ -14,6 +14,20 @@ from webhooks.worker.runtime import EXTENSION_KEY as WORKER_KEY
 bp = Blueprint("health", __name__)
 
 
+BROKER_TIMEOUT = 2.0  # seconds a health check may wait for the Celery broker
+
+
+def _broker_reachable() -> bool:
+    """Whether a new connection to the Celery broker opens now (Redis or RabbitMQ alike)."""
+    celery_app = current_app.extensions["celery"]
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
+    except Exception:  # kombu raises its own and the transport's errors
+        return False
+    return True
+
+
 def _worker_state() -> tuple[str, bool]:
     """(state, healthy) of the worker this process is responsible for."""
     if current_app.config["QUEUE"] == "celery":
@@ -28,7 +42,8 @@ def _worker_state() -> tuple[str, bool]:
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the database answers and the worker runs; 503 otherwise, saying which."""
+    """200 when the database and the queue answer and the worker runs; 503 otherwise, saying
+    which. With the embedded engine the database is the queue."""
     body: dict = {}
     healthy = True
     try:
@@ -47,6 +62,12 @@ def healthz():
         db.session.rollback()
         body["database"] = "unreachable"
         healthy = False
+    if current_app.config["QUEUE"] == "celery":
+        queue_ok = _broker_reachable()
+        body["queue"] = "ok" if queue_ok else "unreachable"
+        healthy = healthy and queue_ok
+    else:
+        body["queue"] = body["database"]
     body["worker"], worker_ok = _worker_state()
     healthy = healthy and worker_ok
     body["status"] = "ok" if healthy else "failing"
