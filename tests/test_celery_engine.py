@@ -8,6 +8,7 @@ The process tests need a Redis database they may empty: WEBHOOKS_TEST_CELERY_BRO
 
 import logging
 import os
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from tests.conftest import unused_port
 from tests.engine_helpers import Script, verify, wait_until
 from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
-from tests.test_worker_process import Instance, kill_mid_send, own_database
+from tests.test_worker_process import Instance, kill_mid_send, own_database, terminate
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
@@ -124,20 +125,31 @@ class CeleryInstance(Instance):
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group: prefork children die with it
             )
         self.workers.append((process, log))
         wait_until(lambda: ready in log.read_text() or process.poll() is not None, 20, 0.05)
         assert process.poll() is None, log.read_text()
         return process, log
 
-    def start_celery_worker(self) -> tuple[subprocess.Popen, Path]:
+    def kill_all(self) -> None:
+        for process, _log in self.workers:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(10)
+
+    def start_celery_worker(
+        self, pool: str = "threads", concurrency: int = 4
+    ) -> tuple[subprocess.Popen, Path]:
         name = f"w{len(self.workers)}-{os.getpid()}@localhost"
         return self.celery(
             "worker",
             "--pool",
-            "threads",
+            pool,
             "--concurrency",
-            "4",
+            str(concurrency),
             "--hostname",
             name,
             "--without-gossip",
@@ -282,6 +294,76 @@ def test_a_killed_celery_worker_loses_nothing(deployment, receiver):
     [row] = deployment.deliveries()
     assert script.ids() == [row["msg_id"], row["msg_id"]]  # the same webhook-id again
     assert row["attempt_count"] == 1
+
+
+def received_once(script: Script, rows: list[dict]) -> bool:
+    received = script.ids()
+    return len(received) == len(set(received)) == len(rows)
+
+
+@needs_broker
+def test_four_celery_workers_send_each_of_2000_deliveries_exactly_once(deployment, receiver):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    for number in range(20):
+        deployment.webhook(receiver.url_for("/hook"), name=f"Receiver {number}")
+    workers = [deployment.start_celery_worker() for _ in range(2)]  # threads
+    workers += [deployment.start_celery_worker("prefork", 2) for _ in range(2)]
+
+    for number in range(100):  # 100 events × 20 webhooks
+        deployment.report({"payment_id": number})
+    try:
+        wait_until(lambda: statuses(deployment) == ["succeeded"] * 2000, 120, 0.25)
+    except AssertionError:
+        pytest.fail(what_happened(deployment, script))
+
+    rows = deployment.deliveries()
+    assert {row["attempt_count"] for row in rows} == {1}
+    assert received_once(script, rows)
+    assert set(script.ids()) == {row["msg_id"] for row in rows}
+    for process, log in workers:
+        assert terminate(process, 30) == 0, log.read_text()
+    assert_clean_logs(deployment)
+
+
+@needs_broker
+def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
+    deployment, receiver
+):
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    for number in range(20):
+        deployment.webhook(receiver.url_for("/hook"), name=f"Receiver {number}")
+    workers = [deployment.start_celery_worker() for _ in range(4)]
+    deployment.start_beat()  # sweeps every second: what the dead worker took is queued again
+
+    for number in range(100):
+        deployment.report({"payment_id": number})
+    wait_until(lambda: script.count() >= 400, 60, 0.05)
+    victim, _log = workers[0]
+    victim.kill()  # mid-run: what it had claimed stays leased to it; its messages are gone
+    victim.wait(10)
+
+    def unfinished() -> list[dict]:
+        return [row for row in deployment.deliveries() if row["status"] != "succeeded"]
+
+    # The others finish everything else; what the dead worker held waits for its lease.
+    try:
+        wait_until(lambda: all(row["lease_token"] for row in unfinished()), 120, 0.25)
+        held_by_the_dead = len(unfinished())
+        deployment.end_leases()
+        wait_until(lambda: not unfinished(), 60, 0.25)
+    except AssertionError:
+        pytest.fail(what_happened(deployment, script))
+
+    rows = deployment.deliveries()
+    assert len(rows) == 2000
+    received = script.ids()
+    assert set(received) == {row["msg_id"] for row in rows}
+    assert len(received) - len(set(received)) <= held_by_the_dead  # repeats keep their id
+    for process, log in workers[1:]:
+        assert terminate(process, 30) == 0, log.read_text()
+        assert "Traceback" not in log.read_text()
 
 
 REDIS_START = [
