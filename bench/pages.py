@@ -2,11 +2,17 @@
 deliveries, served in-process by Flask's test client to a logged-in admin.
 
     .venv/bin/python bench/pages.py --out bench/results-pages.md
+    .venv/bin/python bench/pages.py --webhooks 10000 \
+        --database postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        --out bench/results-pages-postgresql.md
 
-Each data set lives in its own SQLite file in a temporary folder, created by
-`flask db upgrade` and filled with raw bulk inserts (SQLAlchemy Core, executemany, one
-transaction per chunk). No ANALYZE is run, as on a real install. The same 1,000 webhooks are in
-both databases, so the same URLs are timed against both.
+Each data set lives in a database of its own, created by `flask db upgrade`: by default a SQLite
+file in a temporary folder, filled with raw bulk inserts (SQLAlchemy Core, executemany, one
+transaction per chunk), with no ANALYZE, as on a real install. With ``--database`` (a PostgreSQL
+server URL) a database is created on that server for each set, filled with COPY, then given the
+VACUUM ANALYZE that autovacuum would run on a real install (``--no-analyze`` leaves it out), and
+dropped at the end. The same webhooks are in both databases, so the same URLs are timed against
+both.
 """
 
 import argparse
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +47,7 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 OLDER_RE = re.compile(r'<a href="([^"]*before=\d+[^"]*)" rel="next">')
 DELIVERY_LINK_RE = re.compile(r'href="/deliveries/(\d+)"')
 WEBHOOK_LINK_RE = re.compile(r'href="/webhooks/(\d+)/edit"')
+NEXT_PAGE_RE = re.compile(r'<a href="([^"]*page=\d+[^"]*)"[^>]*rel="next"')
 ATTEMPT_RE = re.compile(r'<article class="attempt ')
 
 CHUNK = 20_000
@@ -154,20 +162,37 @@ def summary_of(rng: random.Random, status: str) -> tuple[str, bool, int | None, 
     return text.format(ms=ms), False, code, ms
 
 
+def insert_rows(conn, table, rows: list[dict]) -> None:
+    """Bulk insert: COPY on PostgreSQL, executemany elsewhere (in the caller's transaction)."""
+    from sqlalchemy import insert, text
+
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(text("PRAGMA cache_size=-262144"))
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+    cursor.close()
+
+
 def fill(
     engine, total: int, webhooks: list[dict], weights: list[float], now: datetime, seed: int
 ) -> dict:
     """Deliveries spread over the last 30 days (created_at growing with id), and one attempt
     for each of the newest ATTEMPTED_NEWEST; returns counts and timings."""
-    from sqlalchemy import insert, text
+    from sqlalchemy import text
 
     from webhooks.models import Attempt, Delivery, Webhook
 
     rng = random.Random(seed)
     started = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(text("PRAGMA cache_size=-262144"))
-        conn.execute(insert(Webhook.__table__), webhooks)
+        insert_rows(conn, Webhook.__table__, webhooks)
     owners = rng.choices(range(len(webhooks)), weights=weights, k=total)
     statuses = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()), k=total)
     span = timedelta(days=30)
@@ -238,16 +263,23 @@ def fill(
                     }
                 )
         with engine.begin() as conn:
-            conn.execute(text("PRAGMA cache_size=-262144"))
-            conn.execute(insert(Delivery.__table__), deliveries)
-            if attempt_rows:
-                conn.execute(insert(Attempt.__table__), attempt_rows)
+            insert_rows(conn, Delivery.__table__, deliveries)
+            insert_rows(conn, Attempt.__table__, attempt_rows)
         attempts += len(attempt_rows)
         if total >= 10 * CHUNK and (offset // CHUNK) % 10 == 9:
             log(
                 f"  … {offset + len(deliveries):,} deliveries "
                 f"({time.perf_counter() - started:.0f} s)"
             )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # rows were given their ids: move the sequences past them
+            for table in ("webhooks", "deliveries", "attempts"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
     return {
         "webhooks": len(webhooks),
         "deliveries": total,
@@ -300,15 +332,29 @@ class SqlRecorder:
     def after(self, conn, cursor, statement, parameters, context, executemany):
         if self.on:
             elapsed = (time.perf_counter() - conn.info.pop("bench_started")) * 1000
-            self.statements.append((elapsed, statement, tuple(parameters or ())))
+            if not isinstance(parameters, dict):
+                parameters = tuple(parameters or ())
+            self.statements.append((elapsed, statement, parameters))
 
 
 class Site:
     """One database, its app, and a logged-in test client."""
 
-    def __init__(self, tmp: Path, name: str, env: dict) -> None:
+    def __init__(self, tmp: Path, name: str, env: dict, server: str | None = None) -> None:
+        self.server = server
         self.path = tmp / f"{name}.db"
-        self.env = {**env, "DATABASE_URL": f"sqlite:///{self.path}"}
+        if server:
+            from sqlalchemy import create_engine, make_url, text
+
+            self.database = f"webhooks_pages_{name}_{secrets.token_hex(3)}"
+            admin = create_engine(make_url(server), isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{self.database}"'))
+            admin.dispose()
+            url = make_url(server).set(database=self.database).render_as_string(False)
+        else:
+            url = f"sqlite:///{self.path}"
+        self.env = {**env, "DATABASE_URL": url}
         started = time.perf_counter()
         subprocess.run(
             [BIN / "flask", "--app", "wsgi", "db", "upgrade"],
@@ -328,6 +374,35 @@ class Site:
 
         with self.app.app_context():
             return db.engine
+
+    def analyze(self) -> float:
+        """VACUUM ANALYZE, as autovacuum does on its own after big inserts (PostgreSQL)."""
+        from sqlalchemy import text
+
+        started = time.perf_counter()
+        with self.engine().execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        return time.perf_counter() - started
+
+    def size_mb(self) -> float:
+        if not self.server:
+            return self.path.stat().st_size / 1e6
+        from sqlalchemy import text
+
+        with self.engine().connect() as conn:
+            return conn.scalar(text("SELECT pg_database_size(current_database())")) / 1e6
+
+    def drop(self) -> None:
+        """Drop the server database (the SQLite file goes with the temporary folder)."""
+        if not self.server:
+            return
+        from sqlalchemy import create_engine, make_url, text
+
+        self.engine().dispose()
+        admin = create_engine(make_url(self.server), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+        admin.dispose()
 
     def login(self) -> None:
         from webhooks.extensions import db
@@ -359,19 +434,16 @@ class Site:
         assert match, f"no “Older” link on {url}"
         return html.unescape(match.group(1))
 
-    def time_page(self, label: str, url: str, warmup: int, runs: int) -> Timing:
-        for _ in range(warmup):
-            self.get(url)
-        times = []
-        gc_times = []
-        for _ in range(runs):
-            collections = gc.get_stats()[2]["collections"]
-            started = time.perf_counter()
-            self.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-            if gc.get_stats()[2]["collections"] != collections:
-                gc_times.append(times[-1])
-        # One more, untimed, to see its SQL.
+    def time_once(self, url: str) -> tuple[float, bool]:
+        """One request: its time in ms, and whether Python ran a full collection meanwhile."""
+        collections = gc.get_stats()[2]["collections"]
+        started = time.perf_counter()
+        self.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+        return elapsed, gc.get_stats()[2]["collections"] != collections
+
+    def finish_timing(self, label: str, url: str, times: list[float], gc_times) -> Timing:
+        """The rows the page shows and the SQL it runs, from one more request, untimed."""
         self.recorder.statements = []
         self.recorder.on = True
         text = self.get(url)
@@ -384,8 +456,16 @@ class Site:
             rows = len(ATTEMPT_RE.findall(text))
         return Timing(label, url, times, rows, gc_times, list(self.recorder.statements))
 
-    def query_plan(self, statement: str, parameters: tuple) -> list[str]:
-        """EXPLAIN QUERY PLAN as SQLite prints it, one line per step, indented as a tree."""
+    def query_plan(self, statement: str, parameters) -> list[str]:
+        """EXPLAIN QUERY PLAN as SQLite prints it, one line per step, indented as a tree; on
+        PostgreSQL, EXPLAIN (ANALYZE, BUFFERS) as it prints it."""
+        if self.server:
+            with self.engine().connect() as conn:
+                rows = conn.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                ).all()
+                conn.rollback()
+            return [row[0] for row in rows]
         with sqlite3.connect(self.path) as conn:
             rows = conn.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
         depth = {0: -1}
@@ -398,30 +478,36 @@ class Site:
     def compiled_list_query(self, args: dict) -> tuple[str, tuple]:
         """The page query of /deliveries/ built by the view's own functions and compiled."""
         from webhooks.deliveries.forms import FilterForm
-        from webhooks.deliveries.views import (
-            Cursor,
-            choose_plan,
-            conditions,
-            page_statement,
-            per_page,
-        )
+        from webhooks.deliveries.views import conditions, list_order, page_statement, per_page
         from webhooks.extensions import db
 
         with self.app.test_request_context("/deliveries/", query_string=args):
             from flask import request
 
             filters, _ = FilterForm(request.args).read()
-            plan = choose_plan(filters, Cursor())
-            statement = page_statement(conditions(filters, plan), plan.id, True, per_page() + 1)
+            order = list_order(filters)
+            statement = page_statement(conditions(filters, order), order, True, per_page() + 1)
             compiled = statement.compile(dialect=db.engine.dialect)
-            parameters = tuple(compiled.params[name] for name in compiled.positiontup)
+            if compiled.positiontup is None:
+                parameters = dict(compiled.params)
+            else:
+                parameters = tuple(compiled.params[name] for name in compiled.positiontup)
             db.session.remove()
         return str(compiled), parameters
 
 
 def page_list(ids: dict, today: datetime) -> list[tuple[str, str]]:
     day = today.date()
+    ten_to_five = f"from={day - timedelta(days=10)}&to={day - timedelta(days=5)}"
     return [
+        ("Webhooks, first page (default sort)", "/webhooks/"),
+        ("Webhooks, first page, sort=name", "/webhooks/?sort=name"),
+        ("Webhooks, search “zapier”", "/webhooks/?q=zapier"),
+        (
+            f"Webhooks, sort=name, page {ids['webhook_page']} (the middle)",
+            f"/webhooks/?sort=name&dir=asc&page={ids['webhook_page']}",
+        ),
+        ("Webhook edit page (recent deliveries)", f"/webhooks/{ids['webhook']}/edit"),
         ("Deliveries, first page", "/deliveries/"),
         ("Deliveries, 3rd page (`before` link)", ids["third_page"]),
         ("status=failed", "/deliveries/?status=failed"),
@@ -430,56 +516,85 @@ def page_list(ids: dict, today: datetime) -> list[tuple[str, str]]:
         ("webhook=W", f"/deliveries/?webhook={ids['webhook']}"),
         ("webhook=W & status=succeeded", f"/deliveries/?webhook={ids['webhook']}&status=succeeded"),
         (
-            "from 10 days ago to 5 days ago",
-            f"/deliveries/?from={day - timedelta(days=10)}&to={day - timedelta(days=5)}",
+            "webhook = W's name, as typed in the filter",
+            "/deliveries/?webhook=" + urllib.parse.quote_plus(ids["webhook_name"]),
         ),
+        ("from 10 days ago to 5 days ago", f"/deliveries/?{ten_to_five}"),
+        ("from 10 to 5 days ago, 3rd page (`before` link)", ids["range_third_page"]),
+        (
+            "from 29 days ago to 15 days ago",
+            f"/deliveries/?from={day - timedelta(days=29)}&to={day - timedelta(days=15)}",
+        ),
+        (
+            "from 28 days ago to 24 days ago",
+            f"/deliveries/?from={day - timedelta(days=28)}&to={day - timedelta(days=24)}",
+        ),
+        ("to 5 days ago", f"/deliveries/?to={day - timedelta(days=5)}"),
         ("from yesterday", f"/deliveries/?from={day - timedelta(days=1)}"),
         ("Delivery detail (with its attempt)", f"/deliveries/{ids['delivery']}"),
-        ("Webhooks, first page (default sort)", "/webhooks/"),
-        ("Webhooks, first page, sort=name", "/webhooks/?sort=name"),
-        ("Webhook edit page (recent deliveries)", f"/webhooks/{ids['webhook']}/edit"),
-        # Not in the brief: a quiet webhook with a status, filters combined with a date range,
-        # a range open at the start, and older and longer ranges.
+        # Not in the brief: a quiet webhook with a status, filters combined with a date range.
         (
             "extra: webhook=Q & status=succeeded",
             f"/deliveries/?webhook={ids['quiet']}&status=succeeded",
         ),
+        ("extra: status=failed, 10 to 5 days ago", f"/deliveries/?status=failed&{ten_to_five}"),
         (
-            "extra: status=failed, 10 to 5 days ago",
-            f"/deliveries/?status=failed&from={day - timedelta(days=10)}"
-            f"&to={day - timedelta(days=5)}",
+            "extra: status=succeeded, 29 to 15 days ago",
+            f"/deliveries/?status=succeeded&from={day - timedelta(days=29)}"
+            f"&to={day - timedelta(days=15)}",
         ),
         (
             "extra: webhook=W, 10 to 5 days ago",
-            f"/deliveries/?webhook={ids['webhook']}&from={day - timedelta(days=10)}"
-            f"&to={day - timedelta(days=5)}",
-        ),
-        ("extra: to 5 days ago", f"/deliveries/?to={day - timedelta(days=5)}"),
-        (
-            "extra: from 28 days ago to 24 days ago",
-            f"/deliveries/?from={day - timedelta(days=28)}&to={day - timedelta(days=24)}",
+            f"/deliveries/?webhook={ids['webhook']}&{ten_to_five}",
         ),
         (
-            "extra: from 29 days ago to 15 days ago",
-            f"/deliveries/?from={day - timedelta(days=29)}&to={day - timedelta(days=15)}",
+            "extra: webhook=B (the busiest), 29 to 15 days ago",
+            f"/deliveries/?webhook={ids['busy']}&from={day - timedelta(days=29)}"
+            f"&to={day - timedelta(days=15)}",
         ),
     ]
 
 
-def run_site(site: Site, ids: dict, today: datetime, args) -> list[Timing]:
+def site_pages(site: Site, ids: dict, today: datetime) -> list[tuple[str, str]]:
+    """Log in, follow the `Older ›` links a browser would, and list the pages to time."""
     site.login()
+    day = today.date()
     first = "/deliveries/"
     second = site.older_link(first)
-    ids = {**ids, "third_page": site.older_link(second)}
-    timings = []
-    for label, url in page_list(ids, today):
-        timing = site.time_page(label, url, args.warmup, args.runs)
-        log(
-            f"  {label:45} median {timing.median:8.1f} ms  p95 {timing.p95:8.1f} ms  "
-            f"rows {timing.rows}"
-        )
-        timings.append(timing)
-    return timings
+    ranged = f"/deliveries/?from={day - timedelta(days=10)}&to={day - timedelta(days=5)}"
+    ids = {
+        **ids,
+        "third_page": site.older_link(second),
+        "range_third_page": site.older_link(site.older_link(ranged)),
+    }
+    return page_list(ids, today)
+
+
+def time_sites(sites: dict[str, Site], pages: dict[str, list], args) -> dict[str, list[Timing]]:
+    """Each page of every set, the sets' requests interleaved (small, large, small, …), so that
+    other work on the machine weighs on both sets alike and the ratio stays fair."""
+    names = list(sites)
+    results: dict[str, list[Timing]] = {name: [] for name in names}
+    for number in range(len(pages[names[0]])):
+        for name in names:
+            for _ in range(args.warmup):
+                sites[name].get(pages[name][number][1])
+        times: dict[str, list[float]] = {name: [] for name in names}
+        gc_times: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(args.runs):
+            for name in names:
+                elapsed, collected = sites[name].time_once(pages[name][number][1])
+                times[name].append(elapsed)
+                if collected:
+                    gc_times[name].append(elapsed)
+        line = f"  {pages[names[0]][number][0]:50}"
+        for name in names:
+            label, url = pages[name][number]
+            timing = sites[name].finish_timing(label, url, times[name], gc_times[name])
+            results[name].append(timing)
+            line += f"  {name} {timing.median:7.1f} ms (p95 {timing.p95:7.1f}, rows {timing.rows})"
+        log(line)
+    return results
 
 
 # ---------------------------------------------------------------- report
@@ -487,6 +602,11 @@ def run_site(site: Site, ids: dict, today: datetime, args) -> list[Timing]:
 
 def verdict(ok: bool) -> str:
     return "pass" if ok else "**FAIL**"
+
+
+def values(parameters) -> list:
+    """Statement parameters as a list, whether the driver took a sequence or a mapping."""
+    return list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
 
 
 def short_sql(statement: str, limit: int = 160) -> str:
@@ -499,33 +619,71 @@ def main_list_statement(timing: Timing) -> tuple[float, str, tuple] | None:
     queries, for the edges and the date-range plan, have LIMIT 1)."""
     for entry in timing.statements:
         sql = " ".join(entry[1].split())
-        if sql.startswith("SELECT deliveries.id FROM deliveries") and entry[2][-2:-1] != (1,):
+        if sql.startswith("SELECT deliveries.id FROM deliveries") and values(entry[2])[-1:] != [1]:
             return entry
     return None
 
 
 def report(
-    args, command, small, large, small_data, large_data, ids, plans, compiled_note, total_s
+    args,
+    command,
+    small,
+    large,
+    small_data,
+    large_data,
+    ids,
+    plans,
+    compiled_note,
+    total_s,
+    server_info: dict | None = None,
 ) -> str:
     extra = [t - timing.median for timing in (*small, *large) for t in timing.gc_times]
     gc_extra = statistics.mean(extra) if extra else 0.0
+    if server_info:
+        engine_text = f"{server_info['version']}, autovacuum {server_info['autovacuum']}"
+        data_text = (
+            "Two databases on that server, each made for this run and dropped at the end; schema "
+            "by `flask --app wsgi db upgrade`, rows by `COPY … FROM STDIN` through psycopg in "
+            f"chunks of {CHUNK:,} (one transaction per chunk), sequences moved past the ids. "
+            + (
+                "Then `VACUUM ANALYZE` of each database, timed below: a real install gets the "
+                "same from autovacuum, which analyzes a table once 10 % of it has changed and "
+                "(PostgreSQL 13+) vacuums it after inserts, so the planner has statistics and "
+                "the visibility map is set for index-only scans. This server runs with "
+                f"autovacuum {server_info['autovacuum']}, so the benchmark does it itself "
+                "rather than time a half-analyzed database."
+                if not args.no_analyze
+                else "No `ANALYZE` or `VACUUM` (`--no-analyze`): the planner has no statistics, "
+                "as just after a bulk load before autovacuum has run."
+            )
+            + " No events rows (`event_id` is NULL)."
+        )
+    else:
+        engine_text = f"SQLite {sqlite3.sqlite_version}"
+        data_text = (
+            "Two SQLite files in a temporary folder, schema by `flask --app wsgi db upgrade`, "
+            f"rows by SQLAlchemy Core `insert()` executemany in chunks of {CHUNK:,} (one "
+            "transaction per chunk). No `ANALYZE` (a real install never runs it), no events "
+            "rows (`event_id` is NULL)."
+        )
+    load = os.getloadavg()
     lines = [
-        "# Page benchmark: the delivery log with 1,000 and 1,000,000 deliveries",
+        f"# Page benchmark: the delivery log with {args.small:,} and {args.deliveries:,} "
+        f"deliveries, {args.webhooks:,} webhooks",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({os.cpu_count()} cores, Python {platform.python_version()}, SQLite "
-        f"{sqlite3.sqlite_version}), in-process with Flask's test client (no HTTP server), "
-        "logged in as an admin.",
+        f"({os.cpu_count()} cores, Python {platform.python_version()}, {engine_text}), "
+        "in-process with Flask's test client (no HTTP server), logged in as an admin.",
         "",
         f"Command: `{command}`",
         "",
-        f"Total run time: {total_s:.0f} s.",
+        f"Total run time: {total_s:.0f} s. Load average at the start: "
+        f"{' / '.join(f'{x:.2f}' for x in args.load_at_start)}; at the end: "
+        f"{' / '.join(f'{x:.2f}' for x in load)} (1 / 5 / 15 min; other jobs share the machine).",
         "",
         "## Data",
         "",
-        "Two SQLite files in a temporary folder, schema by `flask --app wsgi db upgrade`, rows by "
-        f"SQLAlchemy Core `insert()` executemany in chunks of {CHUNK:,} (one transaction per "
-        "chunk). No `ANALYZE` (a real install never runs it), no events rows (`event_id` is NULL).",
+        data_text,
         "",
         "| | small | large |",
         "| --- | --- | --- |",
@@ -540,10 +698,19 @@ def report(
     lines += [
         f"| schema (`db upgrade`) | {small_data['schema_s']:.1f} s | {large_data['schema_s']:.1f} s |",
         f"| fill time | {small_data['fill_s']:.1f} s | {large_data['fill_s']:.1f} s |",
-        f"| database file | {small_data['size_mb']:.1f} MB | {large_data['size_mb']:.1f} MB |",
+        f"| database size | {small_data['size_mb']:.1f} MB | {large_data['size_mb']:.1f} MB |",
+        *(
+            [
+                f"| `VACUUM ANALYZE` | {small_data['analyze_s']:.1f} s | "
+                f"{large_data['analyze_s']:.1f} s |"
+            ]
+            if "analyze_s" in large_data
+            else []
+        ),
         "",
         "Deliveries are spread evenly over the last 30 days, `created_at` growing with `id`; "
-        "each goes to one of the 1,000 webhooks (a long-tailed choice: a few webhooks get most "
+        f"each goes to one of the {args.webhooks:,} webhooks (a long-tailed choice: a few "
+        "webhooks get most "
         "of the traffic) with that webhook's event. Statuses ≈ 90 % succeeded, 4 % failed, "
         "3 % failing, 2 % pending, 1 % test; attempt_count 1–3; one attempt row for each of "
         f"the newest {ATTEMPTED_NEWEST:,} deliveries (so every delivery in the small set).",
@@ -554,15 +721,22 @@ def report(
         f"{large_data['deliveries'] // large_data['webhooks']:,}; event `{ids['webhook_event']}`).",
         f"- **Q** = webhook #{ids['quiet']} ({ids['quiet_count']:,} deliveries in the large set, "
         "the fewest of the active webhooks): extra rows, not in the brief.",
+        f"- **B** = webhook #{ids['busy']} ({ids['busy_count']:,} deliveries in the large set, "
+        "the most of any webhook).",
+        f"- Webhook list, later page: page {ids['webhook_page']} of the list sorted by name (the "
+        "middle of it); search: `zapier`, one name word in 16.",
         f"- Detail page: the 10th-newest delivery of each set (#{ids['small_delivery']} small, "
         f"#{ids['delivery']} large), which has one attempt.",
         "- 3rd page: the `Older ›` link of the first page followed twice, as a browser would "
-        f"(large: `{ids['large_third']}`; small: `{ids['small_third']}`).",
+        f"(large: `{ids['large_third']}`; small: `{ids['small_third']}`); the same for the "
+        "date range from 10 to 5 days ago.",
         "",
         "## Results",
         "",
-        f"{args.warmup} warm-up requests, then {args.runs} timed requests per page, one after "
-        "another; times are the whole request (routing, login check, queries, template). "
+        f"{args.warmup} warm-up requests, then {args.runs} timed requests per page and set, "
+        "the two sets' requests interleaved (small, large, small, …) so that other work on the "
+        "machine weighs on both alike; times are the whole request (routing, login check, "
+        "queries, template). "
         "Targets: median under "
         f"{TARGET_MS:.0f} ms, and no more than {TARGET_RATIO}× the 1,000-row median.",
         "",
@@ -598,10 +772,10 @@ def report(
     ]
     for big in large:
         total = sum(entry[0] for entry in big.statements)
-        slowest = max(big.statements, default=(0.0, "", ()))
+        slowest = max(big.statements, key=lambda e: e[0], default=(0.0, "", ()))
         lines.append(
             f"| {big.label} | {len(big.statements)} | {total:.1f} ms | {slowest[0]:.1f} ms | "
-            f"`{short_sql(slowest[1])}` {list(slowest[2])} |"
+            f"`{short_sql(slowest[1])}` {values(slowest[2])} |"
         )
     lines += [
         "",
@@ -616,7 +790,7 @@ def report(
             "",
             "```sql",
             " ".join(statement.split()),
-            f"-- parameters: {list(parameters)}",
+            f"-- parameters: {values(parameters)}",
             "```",
             "",
             "```",
@@ -640,7 +814,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--out", type=Path, help="write the results (Markdown) to this file")
+    parser.add_argument(
+        "--database",
+        help="a PostgreSQL server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test "
+        "(a database of its own is made on it for each set); default: SQLite files",
+    )
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="PostgreSQL: skip the VACUUM ANALYZE that autovacuum would run",
+    )
     args = parser.parse_args()
+    args.load_at_start = os.getloadavg()
     began = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="webhooks-pages-"))
     env = {
@@ -649,20 +834,24 @@ def main() -> None:
         "WEBHOOKS_SECRET_KEY": "bench",
     }
     now = datetime.now(UTC)
+    sites: dict[str, Site] = {}
     try:
         rng = random.Random(args.seed)
         webhooks = webhook_rows(rng, args.webhooks, now)
         weights = webhook_weights(rng, args.webhooks)
 
-        data, sites = {}, {}
+        data = {}
         for name, total in (("small", args.small), ("large", args.deliveries)):
             log(f"{name}: {total:,} deliveries")
-            site = Site(tmp, name, env)
+            site = Site(tmp, name, env, args.database)
+            sites[name] = site
             data[name] = fill(site.engine(), total, webhooks, weights, now, args.seed + total)
             data[name]["schema_s"] = site.schema_s
-            data[name]["size_mb"] = site.path.stat().st_size / 1e6
             log(f"  filled in {data[name]['fill_s']:.1f} s")
-            sites[name] = site
+            if args.database and not args.no_analyze:
+                data[name]["analyze_s"] = site.analyze()
+                log(f"  VACUUM ANALYZE in {data[name]['analyze_s']:.1f} s")
+            data[name]["size_mb"] = site.size_mb()
 
         # W: an active webhook as busy as the average one (deliveries / webhooks in the large
         # set) that also has a delivery in the small set; Q: the active one with the fewest.
@@ -675,6 +864,7 @@ def main() -> None:
             key=lambda row_id: (abs(large_counts[row_id] - mean), row_id),
         )
         quiet_id = min(active, key=lambda row_id: (large_counts[row_id], row_id))
+        busy_id = max(large_counts, key=lambda row_id: (large_counts[row_id], -row_id))
         webhook = webhooks[webhook_id - 1]
         ids = {
             "webhook": webhook_id,
@@ -684,16 +874,22 @@ def main() -> None:
             "webhook_small": small_counts[webhook_id],
             "quiet": quiet_id,
             "quiet_count": large_counts[quiet_id],
+            "busy": busy_id,
+            "busy_count": large_counts[busy_id],
+            "webhook_page": max(1, args.webhooks // 40),
         }
 
-        results = {}
+        pages = {
+            name: site_pages(sites[name], {**ids, "delivery": data[name]["deliveries"] - 9}, now)
+            for name in ("small", "large")
+        }
+        log("timing both sets, their requests interleaved")
+        results = time_sites(sites, pages, args)
         for name in ("small", "large"):
-            total = data[name]["deliveries"]
-            site_ids = {**ids, "delivery": total - 9}
-            log(f"timing the {name} set")
-            results[name] = run_site(sites[name], site_ids, now, args)
-            ids[f"{name}_delivery"] = total - 9
-            ids[f"{name}_third"] = results[name][1].url
+            ids[f"{name}_delivery"] = data[name]["deliveries"] - 9
+            ids[f"{name}_third"] = next(
+                t.url for t in results[name] if t.label.startswith("Deliveries, 3rd page")
+            )
         ids["delivery"] = ids["large_delivery"]
 
         large = sites["large"]
@@ -733,16 +929,16 @@ def main() -> None:
                     what = "its slowest query (other than the user lookup)"
                 if not reads:
                     continue
-                entry = max(reads)
+                entry = max(reads, key=lambda e: e[0])
                 title = f"{timing.label}: {what} ({entry[0]:.1f} ms)"
             else:
                 title = f"{timing.label}: main list query ({entry[0]:.1f} ms)"
             plans.append((title, entry[1], entry[2], large.query_plan(entry[1], entry[2])))
         compiled_note = (
             "The first two plans are required by the brief. Their SQL was built by the view's "
-            "own functions (`choose_plan`, `conditions`, `page_statement` from "
+            "own functions (`list_order`, `conditions`, `page_statement` from "
             "webhooks/deliveries/views.py, in a request context with the same query string) "
-            "and compiled by SQLAlchemy for SQLite — not hand-written; "
+            f"and compiled by SQLAlchemy for {large.engine().dialect.name} — not hand-written; "
             + (
                 "it is identical, parameters included, to the statement captured while the "
                 "view ran."
@@ -751,9 +947,23 @@ def main() -> None:
             )
             + " The other plans are of statements captured while the views ran: the list's "
             "page query, or on other pages the slowest query of deliveries or attempts (else the "
-            "slowest one other than the login's user lookup). Plans are read on a separate "
-            "sqlite3 connection to the same file."
+            "slowest one other than the login's user lookup). "
+            + (
+                "Plans are `EXPLAIN (ANALYZE, BUFFERS)` on another connection to the same "
+                "database, run after the timings (so the pages they read are cached)."
+                if args.database
+                else "Plans are read on a separate sqlite3 connection to the same file."
+            )
         )
+        server_info = None
+        if args.database:
+            from sqlalchemy import text as sql_text
+
+            with large.engine().connect() as conn:
+                server_info = {
+                    "version": conn.scalar(sql_text("SELECT version()")).split(" on ")[0],
+                    "autovacuum": conn.scalar(sql_text("SHOW autovacuum")),
+                }
         total_s = time.perf_counter() - began
         command = ".venv/bin/python bench/pages.py " + " ".join(sys.argv[1:])
         text = report(
@@ -767,12 +977,15 @@ def main() -> None:
             plans,
             compiled_note,
             total_s,
+            server_info,
         )
     finally:
         if args.keep:
-            log(f"kept {tmp}")
+            log(f"kept {tmp}" + (" (server databases are dropped all the same)" if sites else ""))
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+        for site in sites.values():
+            site.drop()
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

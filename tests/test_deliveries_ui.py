@@ -7,16 +7,17 @@ actions, what the database holds afterwards.
 
 import html
 import json
+import random
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import delete, event, insert, select
 
 from tests.conftest import csrf_token, post_form, sqlite_only
 from webhooks import dispatch
 from webhooks.deliveries.forms import Filters
-from webhooks.deliveries.views import Cursor, Plan, choose_plan, conditions, page_statement
+from webhooks.deliveries.views import Order, conditions, list_order, page_statement
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
 from webhooks.worker.wakeup import register
@@ -266,7 +267,8 @@ def test_webhook_filter_names_the_webhook_and_offers_recovery(app, admin):
     text_ = page(admin, webhook=shop)
     assert f'<h1>Deliveries to <a href="/webhooks/{shop}/edit">Shop &amp; Co</a></h1>' in text_
     assert "<title>Deliveries to Shop &amp; Co" in text_
-    assert f'<option selected value="{shop}">Shop &amp; Co (#{shop})</option>' in text_
+    field = re.search(r'<input [^>]*name="webhook"[^>]*>', text_).group(0)
+    assert f'type="text" value="Shop &amp; Co (#{shop})"' in field
     assert 'action="/deliveries/recover"' in text_
     assert "Retry all failed since" in text_
     assert 'action="/deliveries/recover"' not in page(admin)
@@ -301,7 +303,8 @@ def test_date_range_is_whole_utc_days_with_to_included(app, admin):
     [
         ({"status": "zzz"}, "Ignored the status “zzz”"),
         ({"event": "<script>"}, "Ignored the event “<script>”"),
-        ({"webhook": "abc"}, "Ignored the webhook “abc”"),
+        ({"webhook": "abc"}, "Ignored the webhook “abc”: no webhook's name contains it"),
+        ({"webhook": "#0"}, "Ignored the webhook “#0”: it is not a webhook id"),
         ({"webhook": "0"}, "Ignored the webhook “0”"),
         ({"webhook": "99999999999999999999999"}, "not a webhook id"),
         ({"webhook": "424242"}, "no webhook with that id"),
@@ -417,51 +420,280 @@ def test_list_never_counts_or_offsets(app, admin):
             assert args[-1] == 0, (sql, args)
 
 
+def plan_steps(order: Order, filters: Filters) -> list[str]:
+    """SQLite's plan of a page older than a place in the middle."""
+    place = (datetime(2026, 3, 3, tzinfo=UTC), 1000) if order.by_time else (1000,)
+    where = conditions(filters, order, place, older=True)
+    compiled = page_statement(where, order, True, 51).compile(db.engine)
+    parameters = tuple(
+        str(value) if isinstance(value, datetime) else value
+        for value in (compiled.params[name] for name in compiled.positiontup)
+    )
+    return [
+        row[-1]
+        for row in db.session.connection().exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", parameters
+        )
+    ]
+
+
+WEEK = {"date_from": date(2026, 3, 1), "date_to": date(2026, 3, 7)}
+
+
 @pytest.mark.parametrize(
-    ("filters", "index"),
+    ("filters", "order", "index"),
     [
-        (Filters(status="failed"), "ix_deliveries_status_id"),
-        (Filters(event="customer_created"), "ix_deliveries_event_type_id"),
-        (Filters(webhook_id=1), "ix_deliveries_webhook_id"),
+        (Filters(status="failed"), Order(), "ix_deliveries_status_id"),
+        (Filters(event="customer_created"), Order(), "ix_deliveries_event_type_id"),
+        (Filters(webhook_id=1), Order(), "ix_deliveries_webhook_id"),
+        (Filters(**WEEK), Order(by_time=True, hinted=True), "ix_deliveries_created_at"),
+        (Filters(date_to=date(2026, 3, 5)), Order(by_time=True), "ix_deliveries_created_at"),
+        (Filters(date_from=date(2026, 3, 1)), Order(by_time=True), "ix_deliveries_created_at"),
+        (
+            Filters(status="failed", webhook_id=1, **WEEK),
+            Order(by_time=True, hinted=True),
+            "ix_deliveries_created_at",
+        ),
+        (
+            Filters(event="customer_created", date_to=date(2026, 3, 5)),
+            Order(by_time=True, hinted=True),
+            "ix_deliveries_created_at",
+        ),
     ],
 )
 @sqlite_only
-def test_filtered_pages_read_an_index_in_id_order(app, filters, index):
+def test_list_pages_read_an_index_in_the_order_of_the_list(app, filters, order, index):
+    """No page sorts: id order comes from a (column, id) index; time order from the index on
+    created_at, which holds the id too, with the other filters written +column."""
     with app.app_context():
-        plan = choose_plan(filters, Cursor(before=1000))
-        where = [*conditions(filters, plan), plan.id < 1000]
-        statement = page_statement(where, plan.id, True, 51)
-        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-        steps = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+        steps = plan_steps(order, filters)
     assert any(index in step for step in steps), steps
     assert not any("TEMP B-TREE" in step for step in steps), steps
 
 
 @sqlite_only
-def test_date_pages_are_right_whatever_the_plan_and_the_order_of_times(app, admin):
-    """The plan (walk ids, or sort the range's ids) only changes the speed, never the rows;
-    and rows whose times are out of id order are still filtered by their times."""
-    webhook_id = add_webhook(app)
-    ids = add_many(app, webhook_id, 40)
-    with app.app_context():  # every third row's time jumps a day back or forward
-        for number, delivery_id in enumerate(ids):
-            if number % 3 == 0:
-                shift = timedelta(days=1 if number % 2 else -1)
-                delivery = db.session.get(Delivery, delivery_id)
-                delivery.created_at = as_utc(delivery.created_at) + shift
-        db.session.commit()
-        times = dict(db.session.execute(select(Delivery.id, Delivery.created_at)).all())
-    day = datetime(2026, 3, 10)
-    expected = sorted(
-        (i for i, at in times.items() if day <= at < day + timedelta(days=1)), reverse=True
-    )
-    assert 0 < len(expected) < 40
-    filters = Filters(date_from=day.date(), date_to=day.date())
+def test_date_range_with_filters_reads_the_fewer_rows_on_sqlite(app):
+    """A filter with few rows is read through its index and sorted; one with many rows is
+    skipped along created_at, so that neither sorts a big share of the table."""
+    busy, quiet = add_webhook(app, "Busy"), add_webhook(app, "Quiet")
+    add_many(app, busy, 1100, status="succeeded")
+    add_many(app, busy, 20, status="failed")
+    add_many(app, quiet, 30, status="succeeded")
+    cases = [
+        (Filters(webhook_id=busy, **WEEK), None, "ix_deliveries_created_at"),
+        (Filters(webhook_id=quiet, **WEEK), "webhook_id", "ix_deliveries_webhook_id"),
+        (Filters(status="succeeded", **WEEK), None, "ix_deliveries_created_at"),
+        (Filters(status="failed", webhook_id=busy, **WEEK), "status", "(status=?)"),
+        (Filters(status="succeeded", webhook_id=quiet, **WEEK), "webhook_id", "webhook_id"),
+    ]
     with app.app_context():
-        for plan in (Plan(), Plan(walk_ids=True), Plan(sort_ids=True)):
-            statement = page_statement(conditions(filters, plan), plan.id, True, 100)
-            assert list(db.session.scalars(statement)) == expected, plan
-    assert row_ids(page(admin, **{"from": "2026-03-10", "to": "2026-03-10"})) == expected
+        for filters, indexed, index in cases:
+            order = list_order(filters)
+            assert order == Order(by_time=True, hinted=True, indexed=indexed), filters
+            steps = plan_steps(order, filters)
+            assert any(index in step for step in steps), (filters, steps)
+
+
+def walk(client, first_url: str) -> tuple[list[list[int]], list[list[int]]]:
+    """Every page from ``first_url`` following “Older ›”, then back following “‹ Newer”."""
+    pages, url = [], first_url
+    while url:
+        text_ = page(client, url)
+        pages.append(row_ids(text_))
+        url = link(text_, "next")
+    back, url = [], link(text_, "prev")
+    while url:
+        text_ = page(client, url)
+        back.append(row_ids(text_))
+        url = link(text_, "prev")
+    return pages, back
+
+
+def test_date_range_pages_show_every_row_once_in_time_order(app, admin):
+    """With a date range the list is in time order, then id order for equal times; whatever
+    the order of times and ids, the pages hold every row of the range exactly once."""
+    app.config["DELIVERIES_PER_PAGE"] = 7
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 60)
+    rng = random.Random(7)
+    with app.app_context():  # times out of id order, some equal, some outside the range
+        for delivery_id in ids:
+            delivery = db.session.get(Delivery, delivery_id)
+            delivery.created_at = datetime(2026, 3, 9, tzinfo=UTC) + timedelta(
+                hours=rng.randrange(72) // 3 * 3
+            )
+            delivery.status = rng.choice(["succeeded", "failed"])
+        db.session.commit()
+        rows = db.session.execute(select(Delivery.id, Delivery.created_at, Delivery.status)).all()
+    day = datetime(2026, 3, 10)
+
+    def expected(status=None, start=day, end=day + timedelta(days=1)):
+        chosen = [
+            (as_utc(at), row_id)
+            for row_id, at, row_status in rows
+            if (start is None or as_utc(at) >= as_utc(start))
+            and as_utc(at) < as_utc(end)
+            and status in (None, row_status)
+        ]
+        return [row_id for _, row_id in sorted(chosen, reverse=True)]
+
+    for params, wanted in (
+        ("from=2026-03-10&to=2026-03-10", expected()),
+        ("to=2026-03-10", expected(start=None)),
+        ("from=2026-03-10&to=2026-03-10&status=failed", expected(status="failed")),
+    ):
+        assert 7 < len(wanted) < 60, params
+        pages, back = walk(admin, f"/deliveries/?{params}")
+        assert [row_id for one in pages for row_id in one] == wanted, params
+        assert all(len(one) == 7 for one in pages[:-1])
+        assert back == pages[-2::-1], params
+
+
+def test_date_range_page_whose_cursor_was_deleted_goes_on_from_its_neighbour(app, admin):
+    app.config["DELIVERIES_PER_PAGE"] = 5
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 12)
+    first = page(admin, **{"from": "2026-03-10"})
+    older = link(first, "next")
+    assert older == f"/deliveries/?before={ids[-5]}&from=2026-03-10"
+    with app.app_context():
+        db.session.execute(delete(Delivery).where(Delivery.id == ids[-5]))
+        db.session.commit()
+    assert row_ids(page(admin, older)) == ids[::-1][5:10]
+    assert row_ids(page(admin, before=ids[0], **{"from": "2026-03-10"})) == []
+
+
+@sqlite_only
+def test_a_cursor_replaces_the_range_bound_on_its_side(app, admin):
+    """SQLite reads an index range from one bound per side: the cursor's, when it is tighter."""
+    filters = Filters(date_from=date(2026, 3, 10), date_to=date(2026, 3, 10))
+    inside = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    with app.app_context():
+        order = list_order(filters)
+        clauses = {
+            older: [
+                str(c.compile(db.engine)) for c in conditions(filters, order, (inside, 7), older)
+            ]
+            for older in (True, False)
+        }
+    assert clauses[True] == [
+        "deliveries.created_at <= ?",
+        "deliveries.created_at < ? OR deliveries.id < ?",
+        "deliveries.created_at >= ?",
+    ]
+    assert clauses[False] == [
+        "deliveries.created_at >= ?",
+        "deliveries.created_at > ? OR deliveries.id > ?",
+        "deliveries.created_at < ?",
+    ]
+    # A cursor outside the range: the whole range lies beyond it.
+    webhook_id = add_webhook(app)
+    ids = add_many(app, webhook_id, 3)
+    later = add_delivery(app, webhook_id, created_at=BASE_TIME + timedelta(days=2))
+    earlier = add_delivery(app, webhook_id, created_at=BASE_TIME - timedelta(days=2))
+    day = {"from": "2026-03-10", "to": "2026-03-10"}
+    assert row_ids(page(admin, before=later, **day)) == ids[::-1]
+    assert row_ids(page(admin, after=earlier, **day)) == ids[::-1]
+    assert row_ids(page(admin, before=earlier, **day)) == []
+
+
+def test_list_order_is_by_time_only_with_a_date_range(app):
+    with app.app_context():
+        assert list_order(Filters()) == Order(by_time=False)
+        assert list_order(Filters(status="failed", webhook_id=3)) == Order(by_time=False)
+        assert list_order(Filters(date_to=date(2026, 3, 10))).by_time
+        assert list_order(Filters(status="failed", date_to=date(2026, 3, 10))).by_time
+
+
+# ---------------------------------------------------------------- the webhook filter
+
+
+def test_webhook_filter_is_a_text_field_not_a_list_of_every_webhook(app, admin):
+    shop = add_webhook(app, "Shop")
+    for number in range(30):
+        add_webhook(app, f"Quiet {number:02d}")
+    add_delivery(app, shop)
+    text_ = page(admin)
+    assert '<select id="webhook"' not in text_ and 'name="webhook"' in text_
+    assert "Quiet 07" not in text_
+    assert 'list="webhook-options"' in text_
+    assert 'data-webhook-options="/deliveries/webhook-options"' in text_
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Shop & Co",
+        "shop & co",
+        "  Shop   & Co ",
+        "Co",
+        "{label}",
+        "#{id}",
+        "{id}",
+        "Renamed (#{id})",
+    ],
+)
+def test_webhook_filter_takes_a_name_or_an_id(app, admin, typed):
+    shop = add_webhook(app, "Shop & Co")
+    crm = add_webhook(app, "CRM")
+    mine = add_many(app, shop, 60)
+    add_delivery(app, crm)
+    typed = typed.format(id=shop, label=f"Shop & Co (#{shop})")
+    text_ = page(admin, webhook=typed)
+    assert row_ids(text_) == mine[::-1][:50]
+    assert notes(text_) == ""
+    assert f'value="Shop &amp; Co (#{shop})"' in text_
+    assert link(text_, "next") == f"/deliveries/?before={mine[10]}&webhook={shop}"
+
+
+def test_webhook_filter_with_a_name_of_several_webhooks_offers_them(app, admin):
+    billing = add_webhook(app, "Billing sync")
+    add_webhook(app, "Billing alerts")
+    add_webhook(app, "CRM")
+    everything = [add_delivery(app, billing), add_delivery(app, billing, status="failed")]
+    text_ = page(admin, webhook="billing", status="failed")
+    assert "2 webhooks' names contain it. Choose one below." in notes(text_)
+    matches = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', text_)
+    assert [label for _, label in matches] == [
+        f"Billing alerts (#{billing + 1})",
+        f"Billing sync (#{billing})",
+    ]
+    assert html.unescape(matches[1][0]) == f"/deliveries/?webhook={billing}&status=failed"
+    assert row_ids(text_) == [everything[1]]  # the other filters still apply
+    assert "<h1>Deliveries</h1>" in text_ and "Retry all failed since" not in text_
+
+
+def test_webhook_filter_offers_at_most_twenty_and_points_to_the_webhook_list(app, admin):
+    with app.app_context():
+        db.session.add_all(
+            Webhook(name=f"Hook {number:02d}", url="https://example.com/", event="payment_received")
+            for number in range(25)
+        )
+        db.session.commit()
+    text_ = page(admin, webhook="hook")
+    assert "more than 20 webhooks' names contain it" in notes(text_)
+    assert text_.count('<li><a href="/deliveries/?webhook=') == 20
+    assert '<a href="/webhooks/?q=hook">More in the webhook list…</a>' in text_
+
+
+def test_webhook_options_suggest_matching_names_and_the_id(app, admin):
+    shop = add_webhook(app, "Shop")
+    add_webhook(app, "Workshop 100%")
+    add_webhook(app, "CRM")
+    response = admin.get("/deliveries/webhook-options", query_string={"q": "SHOP"})
+    assert response.status_code == 200
+    assert [item["label"] for item in response.get_json()["webhooks"]] == [
+        f"Shop (#{shop})",
+        f"Workshop 100% (#{shop + 1})",
+    ]
+    found = admin.get("/deliveries/webhook-options", query_string={"q": "0%"}).get_json()
+    assert [item["name"] for item in found["webhooks"]] == ["Workshop 100%"]
+    found = admin.get("/deliveries/webhook-options", query_string={"q": f"#{shop + 2}"}).get_json()
+    assert found["webhooks"] == [{"id": shop + 2, "name": "CRM", "label": f"CRM (#{shop + 2})"}]
+    assert admin.get("/deliveries/webhook-options").get_json() == {"webhooks": []}
+    anonymous = app.test_client()
+    response = anonymous.get("/deliveries/webhook-options", query_string={"q": "shop"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
 # ---------------------------------------------------------------- one delivery

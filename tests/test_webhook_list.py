@@ -4,14 +4,15 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, post_form, sqlite_only
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook
 
 ROW_NAME_RE = re.compile(r'<td><a href="/webhooks/\d+/edit">([^<]*)</a></td>')
+ROW_ID_RE = re.compile(r'<td><a href="/webhooks/(\d+)/edit">[^<]*</a></td>')
 
 
 def row_names(page: str) -> list[str]:
@@ -181,6 +182,54 @@ def test_sort_by_name_ignores_letter_case(admin, make_webhook):
     make_webhook(name="Alpha")
     make_webhook(name="Charlie")
     assert row_names(list_page(admin, sort="name")) == ["Alpha", "bravo", "Charlie"]
+
+
+def test_pages_sorted_by_name_hold_every_webhook_once_equal_names_by_id(admin, make_webhook):
+    names = {}
+    for number in range(30):
+        name = ("same" if number % 3 else "Same") if number % 2 else f"Hook {number:02d}"
+        names[make_webhook(name=name)] = name
+    for direction in ("asc", "desc"):
+        shown = [
+            int(found)
+            for number in (1, 2)
+            for found in ROW_ID_RE.findall(
+                list_page(admin, sort="name", dir=direction, page=number)
+            )
+        ]
+        expected = sorted(names, key=lambda found: (names[found].lower(), found))
+        assert shown == (expected if direction == "asc" else expected[::-1])
+
+
+@sqlite_only
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_list_sorted_by_name_reads_its_index_without_sorting(app, admin, make_webhook, direction):
+    """ORDER BY lower(name), id is served by ix_webhooks_lower_name_id (PostgreSQL's plan is
+    in bench/results-pages-postgresql.md)."""
+    make_webhook(name="Alpha")
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "ORDER BY lower(webhooks.name)" in statement:
+            statements.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        list_page(admin, sort="name", dir=direction, page=2)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    with app.app_context():
+        steps = [
+            row[-1]
+            for row in db.session.connection().exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters
+            )
+        ]
+    assert any("ix_webhooks_lower_name_id" in step for step in steps), steps
+    assert not any("TEMP B-TREE" in step for step in steps), steps
 
 
 @pytest.fixture

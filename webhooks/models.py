@@ -5,7 +5,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -71,7 +71,11 @@ def load_user(user_id: str) -> User | None:
 
 class Webhook(db.Model):
     __tablename__ = "webhooks"
-    __table_args__ = (Index("ix_webhooks_event_active", "event", "active"),)
+    __table_args__ = (
+        Index("ix_webhooks_event_active", "event", "active"),
+        # The list sorted by name, whatever the letter case: ORDER BY lower(name), id.
+        Index("ix_webhooks_lower_name_id", func.lower(text("name")), "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(191), index=True)

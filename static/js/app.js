@@ -74,6 +74,38 @@
       });
     });
 
+    // Webhook filter of the delivery log: suggest matching webhooks as the admin types.
+    // Without this the server still resolves a typed name (or offers the webhooks it matches).
+    document.querySelectorAll("input[data-webhook-options]").forEach(function (input) {
+      var list = input.list;
+      var url = input.getAttribute("data-webhook-options");
+      var timer = null;
+      var asked = "";
+      if (!list || !window.fetch) { return; }
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        var text = input.value.trim();
+        if (!text || /\(#\d+\)$/.test(text) || text === asked) { return; }
+        timer = setTimeout(function () {
+          asked = text;
+          fetch(url + "?q=" + encodeURIComponent(text), {
+            credentials: "same-origin",
+            headers: { Accept: "application/json" }
+          }).then(function (response) {
+            return response.ok ? response.json() : { webhooks: [] };
+          }).then(function (data) {
+            if (input.value.trim() !== text) { return; }
+            list.textContent = "";
+            data.webhooks.forEach(function (webhook) {
+              var option = document.createElement("option");
+              option.value = webhook.label;
+              list.appendChild(option);
+            });
+          }).catch(function () { /* suggestions are optional */ });
+        }, 200);
+      });
+    });
+
     // "Select all" checkbox of a list.
     document.querySelectorAll("[data-select-all]").forEach(function (master) {
       var name = master.getAttribute("data-select-all");

@@ -1,10 +1,18 @@
 """Forms of the delivery log: the filters (a GET form), redelivery and recovery (POSTs)."""
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import HiddenInput
 
@@ -23,6 +31,9 @@ STATUSES = {
     "test": "Test",
 }
 NOTE_VALUE_MAX = 40
+WEBHOOK_TEXT_MAX = 240  # a name (191) and " (#id)"
+# "Shop (#12)", as the filter field shows a webhook and its suggestions offer one: the id counts.
+LABELLED_ID_RE = re.compile(r"\(#(\d{1,12})\)\s*$")
 
 
 def parse_id(raw: str | None) -> int | None:
@@ -39,15 +50,26 @@ def _quoted(value: str) -> str:
     return f"“{value}”"
 
 
+def webhook_label(webhook_id: int, name: str) -> str:
+    """How the webhook field shows a webhook; read back by ``FilterForm.read``."""
+    return f"{name} (#{webhook_id})"
+
+
 @dataclass(frozen=True)
 class Filters:
-    """The filters that were understood; ``webhook_id`` is still to be looked up."""
+    """The filters that were understood; ``webhook_id`` is still to be looked up, and
+    ``webhook_name`` (text typed in the webhook field) to be resolved to one."""
 
     status: str | None = None
     event: str | None = None
     webhook_id: int | None = None
+    webhook_name: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+
+    @property
+    def dated(self) -> bool:
+        return self.date_from is not None or self.date_to is not None
 
 
 class FilterForm(FlaskForm):
@@ -69,17 +91,16 @@ class FilterForm(FlaskForm):
         + [SelectChoice(event.slug, event.name) for event in all_events()],
         validate_choice=False,
     )
-    webhook = SelectField(
-        "Webhook", choices=[SelectChoice("", "Any webhook")], validate_choice=False
+    webhook = StringField(
+        "Webhook",
+        description="Name or #id",
+        render_kw={"placeholder": "Any webhook", "autocomplete": "off", "spellcheck": "false"},
     )
     date_from = DateField("From", name="from", description="UTC day")
     date_to = DateField("To", name="to", description="UTC day, included")
 
-    def set_webhook_choices(self, webhooks: list[tuple[int, str]]) -> None:
-        self.webhook.choices = [SelectChoice("", "Any webhook")] + [
-            SelectChoice(str(webhook_id), f"{name} (#{webhook_id})")
-            for webhook_id, name in webhooks
-        ]
+    def show_webhook(self, webhook_id: int, name: str) -> None:
+        self.webhook.data = webhook_label(webhook_id, name)
 
     def read(self) -> tuple[Filters, list[str]]:
         """The usable filters, and a note for each value that was ignored."""
@@ -100,11 +121,18 @@ class FilterForm(FlaskForm):
             )
             self.event.data = event = ""
 
-        webhook_raw = self.webhook.data or ""
-        webhook_id = parse_id(webhook_raw)
-        if webhook_raw and webhook_id is None:
-            notes.append(f"Ignored the webhook {_quoted(webhook_raw)}: it is not a webhook id.")
-            self.webhook.data = ""
+        # An id (the URL parameter webhook=ID), "#ID", "Name (#ID)", or a name to look up.
+        webhook_raw = " ".join((self.webhook.data or "").split())[:WEBHOOK_TEXT_MAX]
+        webhook_id = webhook_name = None
+        labelled = LABELLED_ID_RE.search(webhook_raw)
+        if labelled or webhook_raw.isdigit() or webhook_raw.startswith("#"):
+            raw_id = labelled.group(1) if labelled else webhook_raw.removeprefix("#")
+            webhook_id = parse_id(raw_id)
+            if webhook_id is None:
+                notes.append(f"Ignored the webhook {_quoted(webhook_raw)}: it is not a webhook id.")
+                self.webhook.data = ""
+        elif webhook_raw:
+            webhook_name = webhook_raw
 
         days: dict[str, date | None] = {}
         for field, label in ((self.date_from, "from"), (self.date_to, "to")):
@@ -123,6 +151,7 @@ class FilterForm(FlaskForm):
             status=status or None,
             event=event or None,
             webhook_id=webhook_id,
+            webhook_name=webhook_name,
             date_from=days["from"],
             date_to=days["to"],
         )

@@ -1,27 +1,43 @@
 """The delivery log screens: the list, one delivery with its attempts, redelivery, recovery.
 
-The list is paged by keyset on ``Delivery.id`` (``?before=`` older, ``?after=`` newer) and never
-counts the table, so it stays fast with millions of rows: every filter is an equality on an
-indexed column that is followed by ``id`` in its index, or a range on ``created_at``.
+The list is paged by keyset (``?before=ID`` older, ``?after=ID`` newer) and never counts the
+table, so it stays fast with millions of rows. Without a date range it is in id order: every
+filter is an equality on a column indexed together with ``id``, so the index yields a page in
+order. With a date range it is in time order, ``(created_at, id)``, which the index on
+``created_at`` yields for any range, however old or wide, newest first; a cursor then stands for
+its delivery's place in that order.
 """
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import Select, func, select, update
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from webhooks.deliveries.forms import (
     STATUSES,
+    WEBHOOK_TEXT_MAX,
     ConfirmForm,
     FilterForm,
     Filters,
     RecoverForm,
     parse_id,
+    webhook_label,
 )
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
@@ -30,8 +46,8 @@ from webhooks.worker.wakeup import notify_new_work
 
 bp = Blueprint("deliveries", __name__)
 
-# Webhooks offered in the filter's select; one beyond this is still reachable as ?webhook=ID.
-WEBHOOK_CHOICES_MAX = 1000
+# Webhooks suggested for the webhook filter, or offered when a typed name matches several.
+WEBHOOK_MATCHES_MAX = 20
 MAX_PER_PAGE = 500
 
 
@@ -69,6 +85,70 @@ def filter_args(filters: Filters) -> dict[str, str]:
         "to": filters.date_to.isoformat() if filters.date_to else None,
     }
     return {key: value for key, value in args.items() if value}
+
+
+def _name_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def webhook_matches(text: str, limit: int) -> list[tuple[int, str]]:
+    """(id, name) of webhooks whose name contains ``text`` (any letter case), by name."""
+    return db.session.execute(
+        select(Webhook.id, Webhook.name)
+        .where(Webhook.name.ilike(_name_pattern(text), escape="\\"))
+        .order_by(func.lower(Webhook.name), Webhook.id)
+        .limit(limit)
+    ).all()
+
+
+@dataclass
+class WebhookChoice:
+    """What the webhook field asked for: the webhook, or the webhooks a name could mean."""
+
+    webhook: Webhook | None = None
+    matches: list[tuple[int, str]] = field(default_factory=list)
+    more: bool = False  # more webhooks match than ``matches`` holds
+
+
+def resolve_webhook(filters: Filters, notes: list[str]) -> tuple[Filters, WebhookChoice]:
+    """The webhook of the filter, by id or by a name typed in the field. A name that matches
+    one webhook (exactly, or as the only one containing it) selects it; one that matches
+    several offers them; either way the list shows ``webhook=ID`` from then on."""
+    choice = WebhookChoice()
+    if filters.webhook_id is not None:
+        choice.webhook = db.session.get(Webhook, filters.webhook_id)
+        if choice.webhook is None:
+            notes.append(
+                f"Ignored the webhook #{filters.webhook_id}: there is no webhook with that id; "
+                "it may have been deleted."
+            )
+            filters = replace(filters, webhook_id=None)
+        return filters, choice
+    name = filters.webhook_name
+    if name is None:
+        return filters, choice
+    filters = replace(filters, webhook_name=None)
+    exact = db.session.scalars(
+        select(Webhook).where(func.lower(Webhook.name) == name.lower()).limit(2)
+    ).all()
+    if len(exact) == 1:
+        choice.webhook = exact[0]
+        return replace(filters, webhook_id=exact[0].id), choice
+    found = webhook_matches(name, WEBHOOK_MATCHES_MAX + 1)
+    if len(found) == 1:
+        choice.webhook = db.session.get(Webhook, found[0][0])
+        return replace(filters, webhook_id=found[0][0]), choice
+    shown = name if len(name) <= 40 else name[:39] + "…"
+    if not found:
+        notes.append(f"Ignored the webhook “{shown}”: no webhook's name contains it.")
+        return filters, choice
+    choice.matches, choice.more = found[:WEBHOOK_MATCHES_MAX], len(found) > WEBHOOK_MATCHES_MAX
+    notes.append(
+        f"Ignored the webhook “{shown}”: {'more than ' if choice.more else ''}"
+        f"{len(choice.matches)} webhooks' names contain it. Choose one below."
+    )
+    return filters, choice
 
 
 # ---------------------------------------------------------------- keyset paging
@@ -109,85 +189,114 @@ def _plus(column):
 
 
 @dataclass(frozen=True)
-class Plan:
-    """How SQLite should read a date range; other databases keep statistics and choose well
-    on their own, so for them (and without a date range) the plan is left to the database."""
+class Order:
+    """The order of a list, newest first: by ``id``, or by time (``created_at``, then ``id``)
+    when a date range is set. A place in it (a delivery, or a cursor) is a tuple of those.
 
-    walk_ids: bool = False  # ``+created_at``: read in id order and skip rows out of range
-    sort_ids: bool = False  # ``+id``: read the range through its index, then sort its ids
-
-    @property
-    def created_at(self):
-        return _plus(Delivery.created_at) if self.walk_ids else Delivery.created_at
-
-    @property
-    def id(self):
-        return _plus(Delivery.id) if self.sort_ids else Delivery.id
-
-
-def choose_plan(filters: Filters, cursor: Cursor) -> Plan:
-    """The cheaper way to read a page of a date range, estimated with three index seeks.
-
-    SQLite keeps no statistics on ``created_at``: left alone it sorts a whole two-sided range
-    by id (a month of a million rows to show 50), or walks every id above a one-sided range.
-    Ids grow with ``created_at`` (give or take a transaction), so the ids at the ends of the
-    range tell how many rows it holds, and how many lie above it. Sorting an id costs about
-    twice as much as skipping a row. Only the plan depends on this estimate, never the rows.
+    ``hinted`` (SQLite in time order): the filter columns other than ``indexed`` are written
+    ``+column``, which SQLite cannot read through an index, so it reads ``indexed``'s index
+    and sorts those rows, or, with ``indexed`` None, walks ``created_at`` skipping the rows that
+    do not match.
     """
-    if db.session.get_bind().dialect.name != "sqlite":
-        return Plan()
-    if filters.webhook_id is not None or filters.status is not None or filters.event is not None:
-        return Plan()  # an index on (column, id) yields the rows in id order
-    start, end = date_range(filters)
-    if end is None:
-        return Plan()  # no upper bound: the newest ids are in the range
-    if start is None:
-        lowest = db.session.scalar(select(func.min(Delivery.id)))
-    else:
-        lowest = db.session.scalar(
-            select(Delivery.id)
-            .where(Delivery.created_at >= start)
-            .order_by(Delivery.created_at.asc())
-            .limit(1)
-        )
-    highest = db.session.scalar(
-        select(Delivery.id)
-        .where(Delivery.created_at < end)
-        .order_by(Delivery.created_at.desc())
-        .limit(1)
-    )
-    if lowest is None or highest is None or highest < lowest:
-        return Plan(sort_ids=True)  # an empty range: nothing to sort
+
+    by_time: bool = False
+    hinted: bool = False
+    indexed: str | None = None
+
+    @property
+    def columns(self) -> tuple:
+        return (Delivery.created_at, Delivery.id) if self.by_time else (Delivery.id,)
+
+    def place(self, delivery: Delivery) -> tuple:
+        return (delivery.created_at, delivery.id) if self.by_time else (delivery.id,)
+
+
+FILTER_COLUMNS = {"webhook_id": "webhook_id", "status": "status", "event": "event_type"}
+
+
+def list_order(filters: Filters, limit: int = 51) -> Order:
+    """Id order, or time order with a date range; on SQLite, also how to read a date range
+    that has other filters (``limit`` is the rows a page reads).
+
+    SQLite keeps no statistics, and left alone reads the index of an equality and sorts all its
+    rows, whether they are ten or a third of the table. Reading ``created_at`` instead costs
+    about ``limit`` / (share of the rows that match). So each filter's rows are counted through
+    its (column, id) index, up to sqrt(limit × rows in the table): the fewest are read through
+    their index and sorted if they are under that cap, else ``created_at`` is walked. Either
+    way a page reads about that many rows at most (7,000 of a million) when the matching rows
+    are spread over time; PostgreSQL chooses with its statistics.
+    """
+    if not filters.dated:
+        return Order()
+    if _dialect() != "sqlite":
+        return Order(by_time=True)
+    present = {
+        column: getattr(filters, name)
+        for name, column in FILTER_COLUMNS.items()
+        if getattr(filters, name) is not None
+    }
+    if not present:
+        return Order(by_time=True, hinted=True)
     newest = db.session.scalar(select(func.max(Delivery.id))) or 0
-    # Rows a walk passes before it reaches the range (or, starting beyond it, the whole way).
-    if cursor.after is not None:
-        start_at = cursor.after
-        walked = newest - start_at if start_at >= highest else lowest - start_at
-    else:
-        start_at = min(cursor.before or newest + 1, newest + 1)
-        walked = start_at if start_at <= lowest else start_at - highest
-    if 2 * (highest - lowest) > walked:
-        return Plan(walk_ids=True)
-    return Plan(sort_ids=True)
+    cap = max(1000, math.isqrt(limit * newest))
+    fewest = None
+    for column, value in present.items():
+        rows = db.session.scalar(
+            select(func.count()).select_from(
+                select(Delivery.id).where(getattr(Delivery, column) == value).limit(cap).subquery()
+            )
+        )
+        if rows < cap and (fewest is None or rows < fewest[1]):
+            fewest = (column, rows)
+    return Order(by_time=True, hinted=True, indexed=fewest[0] if fewest else None)
 
 
-def conditions(filters: Filters, plan: Plan | None = None) -> list:
+def conditions(
+    filters: Filters, order: Order | None = None, beyond: tuple | None = None, older: bool = True
+) -> list:
     """WHERE clauses of the filters: equalities on columns indexed together with ``id``, and a
-    range on ``created_at``."""
-    plan = plan or Plan()
+    range on ``created_at`` (see ``Order.hinted`` for the ``+column`` of SQLite); with
+    ``beyond``, only the rows after that place in the order (``older``), or before it.
+
+    In time order that is the row value ``(created_at, id) < (c, i)``, written
+    ``created_at <= c AND (created_at < c OR id < i)`` so that the index on ``created_at``
+    serves it; it replaces the range's bound on that side, since SQLite reads an index range
+    from only one bound per side, and the wrong one would read the range up to the cursor.
+    """
+    order = order or Order()
+
+    def column(name: str):
+        found = getattr(Delivery, name)
+        return _plus(found) if order.hinted and name != order.indexed else found
+
     where = []
-    if filters.webhook_id is not None:
-        where.append(Delivery.webhook_id == filters.webhook_id)
-    if filters.status is not None:
-        where.append(Delivery.status == filters.status)
-    if filters.event is not None:
-        where.append(Delivery.event_type == filters.event)
+    for name, column_name in FILTER_COLUMNS.items():
+        value = getattr(filters, name)
+        if value is not None:
+            where.append(column(column_name) == value)
     start, end = date_range(filters)
+    if beyond is not None and not order.by_time:
+        where.append(Delivery.id < beyond[0] if older else Delivery.id > beyond[0])
+    elif beyond is not None:
+        at, delivery_id = as_utc(beyond[0]), beyond[1]
+        if older and (end is None or at < end):
+            end = None  # implied by created_at <= at
+            where.append(Delivery.created_at <= at)
+            where.append(or_(Delivery.created_at < at, Delivery.id < delivery_id))
+        elif not older and (start is None or at >= start):
+            start = None  # implied by created_at >= at
+            where.append(Delivery.created_at >= at)
+            where.append(or_(Delivery.created_at > at, Delivery.id > delivery_id))
+        # Else the whole range lies beyond the place.
     if start is not None:
-        where.append(plan.created_at >= start)
+        where.append(Delivery.created_at >= start)
     if end is not None:
-        where.append(plan.created_at < end)
+        where.append(Delivery.created_at < end)
     return where
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 @dataclass
@@ -198,11 +307,11 @@ class Page:
     first: bool  # the newest page
 
 
-def page_statement(where: list, key, descending: bool, limit: int) -> Select:
-    """The ids of one page, in id order. Ids alone, so that an index holding the filtered
-    column and ``id`` answers without reading the table."""
-    order = key.desc() if descending else key.asc()
-    return select(Delivery.id).where(*where).order_by(order).limit(limit)
+def page_statement(where: list, order: Order, descending: bool, limit: int) -> Select:
+    """The ids of one page, in the list's order (or its reverse). Ids alone, so that an index
+    holding the filtered column and ``id`` answers without reading the table."""
+    keys = [column.desc() if descending else column.asc() for column in order.columns]
+    return select(Delivery.id).where(*where).order_by(*keys).limit(limit)
 
 
 def _rows(statement: Select) -> list[Delivery]:
@@ -219,36 +328,64 @@ def _rows(statement: Select) -> list[Delivery]:
     return [by_id[delivery_id] for delivery_id in ids if delivery_id in by_id]
 
 
-def _edge(filters: Filters, newest: bool) -> int | None:
-    """The id of the newest (or oldest) delivery that matches the filters: a page has newer
-    (older) ones when this lies beyond it. Read like a first page, so just as cheap."""
-    plan = choose_plan(filters, Cursor() if newest else Cursor(after=0))
-    return db.session.scalar(page_statement(conditions(filters, plan), plan.id, newest, 1))
+def _any_beyond(filters: Filters, order: Order, place: tuple, older: bool) -> bool:
+    """Whether a row matching the filters lies beyond ``place``: read like a page of one row."""
+    statement = page_statement(conditions(filters, order, place, older), order, older, 1)
+    return db.session.scalar(statement) is not None
+
+
+def cursor_place(order: Order, delivery_id: int, older: bool) -> tuple | None:
+    """The place in ``order`` of the cursor's delivery. If it is gone (purged, or deleted with
+    its webhook), its neighbour in id order stands in, itself included; None when there is
+    none, so nothing lies that way."""
+    if not order.by_time:
+        return (delivery_id,)
+    at = db.session.scalar(select(Delivery.created_at).where(Delivery.id == delivery_id))
+    if at is not None:
+        return (at, delivery_id)
+    neighbour = db.session.execute(
+        select(Delivery.created_at, Delivery.id)
+        .where(Delivery.id < delivery_id if older else Delivery.id > delivery_id)
+        .order_by(Delivery.id.desc() if older else Delivery.id.asc())
+        .limit(1)
+    ).first()
+    if neighbour is None:
+        return None
+    return (neighbour.created_at, neighbour.id + 1 if older else neighbour.id - 1)
 
 
 def fetch_page(filters: Filters, cursor: Cursor, per_page: int) -> Page:
     """One page, newest first: per_page + 1 rows are read to know whether there are more."""
-    plan = choose_plan(filters, cursor)
-    where = conditions(filters, plan)
-    key = plan.id
+    order = list_order(filters, per_page + 1)
     if cursor.after is not None:
-        rows = _rows(page_statement([*where, key > cursor.after], key, False, per_page + 1))
+        place = cursor_place(order, cursor.after, older=False)
+        rows = []
+        if place is not None:
+            newer = conditions(filters, order, place, older=False)
+            rows = _rows(page_statement(newer, order, False, per_page + 1))
         if len(rows) > per_page:
             items = rows[:per_page][::-1]
-            oldest = _edge(filters, newest=False)
-            older = items[-1].id if oldest is not None and oldest < items[-1].id else None
-            return Page(items, newer=items[0].id, older=older, first=False)
+            more = _any_beyond(filters, order, order.place(items[-1]), older=True)
+            return Page(items, newer=items[0].id, older=items[-1].id if more else None, first=False)
         # Fewer than a page is newer: that is the newest page, shown full.
     elif cursor.before is not None:
-        rows = _rows(page_statement([*where, key < cursor.before], key, True, per_page + 1))
+        place = cursor_place(order, cursor.before, older=True)
+        rows = []
+        if place is not None:
+            older = conditions(filters, order, place, older=True)
+            rows = _rows(page_statement(older, order, True, per_page + 1))
         items = rows[:per_page]
-        older = items[-1].id if len(rows) > per_page else None
         if not items:  # nothing older: the page offers the way back to the newest
             return Page(items, newer=None, older=None, first=False)
-        newest = _edge(filters, newest=True)
-        newer = items[0].id if newest is not None and newest > items[0].id else None
-        return Page(items, newer=newer, older=older, first=newer is None)
-    rows = _rows(page_statement(where, key, True, per_page + 1))
+        more = _any_beyond(filters, order, order.place(items[0]), older=False)
+        newer = items[0].id if more else None
+        return Page(
+            items,
+            newer=newer,
+            older=items[-1].id if len(rows) > per_page else None,
+            first=newer is None,
+        )
+    rows = _rows(page_statement(conditions(filters, order), order, True, per_page + 1))
     items = rows[:per_page]
     return Page(items, newer=None, older=items[-1].id if len(rows) > per_page else None, first=True)
 
@@ -286,24 +423,12 @@ def default_since(webhook: Webhook, now: datetime) -> datetime:
 def index():
     form = FilterForm(request.args)
     filters, notes = form.read()
-    webhook = None
-    if filters.webhook_id is not None:
-        webhook = db.session.get(Webhook, filters.webhook_id)
-        if webhook is None:
-            notes.append(
-                f"Ignored the webhook #{filters.webhook_id}: there is no webhook with that id; "
-                "it may have been deleted."
-            )
-            filters = replace(filters, webhook_id=None)
-            form.drop_webhook()
-    choices = db.session.execute(
-        select(Webhook.id, Webhook.name)
-        .order_by(func.lower(Webhook.name), Webhook.id)
-        .limit(WEBHOOK_CHOICES_MAX)
-    ).all()
-    if webhook is not None and all(webhook_id != webhook.id for webhook_id, _ in choices):
-        choices.append((webhook.id, webhook.name))
-    form.set_webhook_choices(choices)
+    filters, choice = resolve_webhook(filters, notes)
+    webhook = choice.webhook
+    if webhook is not None:
+        form.show_webhook(webhook.id, webhook.name)
+    elif not choice.matches:
+        form.drop_webhook()
 
     cursor = read_cursor()
     notes.extend(cursor.notes)
@@ -316,18 +441,46 @@ def index():
             webhook_id=webhook.id,
             since=default_since(webhook, datetime.now(UTC)),
         )
+    args = filter_args(filters)
     return render_template(
         "deliveries/list.html",
         form=form,
         filters=filters,
-        args=filter_args(filters),
-        filtered=bool(filter_args(filters)),
+        args=args,
+        filtered=bool(args),
         notes=notes,
         page=page,
         webhook=webhook,
+        choice=choice,
+        webhook_label=webhook_label,
         recover_form=recover_form,
         statuses=STATUSES,
         due_states=DUE_STATES,
+    )
+
+
+@bp.get("/webhook-options")
+def webhook_options():
+    """Suggestions for the webhook filter as the admin types: at most WEBHOOK_MATCHES_MAX
+    webhooks whose name contains the text, or the one with that id."""
+    text = " ".join(request.args.get("q", "").split())[:WEBHOOK_TEXT_MAX]
+    found: list[tuple[int, str]] = []
+    webhook_id = parse_id(text.removeprefix("#"))
+    if webhook_id is not None:
+        webhook = db.session.get(Webhook, webhook_id)
+        if webhook is not None:
+            found.append((webhook.id, webhook.name))
+    if text:
+        found += [
+            match for match in webhook_matches(text, WEBHOOK_MATCHES_MAX) if match[0] != webhook_id
+        ]
+    return jsonify(
+        {
+            "webhooks": [
+                {"id": found_id, "name": name, "label": webhook_label(found_id, name)}
+                for found_id, name in found[:WEBHOOK_MATCHES_MAX]
+            ]
+        }
     )
 
 
