@@ -101,6 +101,10 @@ class Bench:
     def receiver_stats(self) -> dict:
         return requests.get(self.receiver_url, timeout=10).json()
 
+    def receiver_count(self) -> dict:
+        """Requests received so far and their distinct webhook-ids; cheap enough to poll."""
+        return requests.get(f"{self.receiver_url}/count", timeout=10).json()
+
     def reset_receiver(self) -> None:
         requests.post(f"{self.receiver_url}/reset", timeout=10)
 
@@ -168,7 +172,7 @@ class Bench:
             session.post(url, data=body, headers=headers, timeout=15).raise_for_status()
         return self.args.deliveries / (time.perf_counter() - started)
 
-    def worker(self) -> dict:
+    def worker(self, timeout: float = 600) -> dict:
         """N queued deliveries, one `flask worker` process; deliveries per second."""
         from sqlalchemy import func, select
 
@@ -189,7 +193,7 @@ class Bench:
             stderr=subprocess.DEVNULL,
         )
         wait_until(
-            lambda: self.receiver_stats()["count"] >= self.args.deliveries, 600, "the worker"
+            lambda: self.receiver_count()["count"] >= self.args.deliveries, timeout, "the worker"
         )
         wall = time.perf_counter() - started
         self.stop(worker)
@@ -204,6 +208,9 @@ class Bench:
             "succeeded": succeeded,
             "rate": succeeded / busy if busy else float("nan"),
             "wall_rate": self.args.deliveries / wall,
+            "busy": busy,
+            "wall": wall,
+            "after_id": before,  # this run's deliveries are those with a greater id
         }
 
 

@@ -6,9 +6,12 @@ the delivery id; the database stays the source of truth.
   stale message finds nothing to claim and ends. A retry due within ETA_HORIZON is queued with
   that ETA; a later one is left to the sweep, so no message waits for hours in a worker (Redis
   would hand an unacknowledged message to another worker after its visibility timeout).
-- ``webhooks.sweep()`` queues an attempt for every due delivery (oldest first, SWEEP_BATCH at a
-  time): Celery beat runs it every SWEEP_INTERVAL, so a message lost with a broker or a killed
-  worker costs a delay, never a delivery.
+- ``webhooks.sweep()`` queues an attempt for due deliveries whose message seems lost (oldest
+  first, SWEEP_BATCH at a time): Celery beat runs it every SWEEP_INTERVAL, so a message lost with
+  a broker or a killed worker costs a delay, never a delivery. It queues only as many as there
+  are due deliveries beyond the messages still waiting in the broker: during a backlog the due
+  deliveries are those whose messages wait in the queue, and queueing them again would only add
+  work that finds nothing to do.
 - ``webhooks.purge()`` deletes old deliveries daily, as the embedded worker does.
 """
 
@@ -18,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import Celery, Task
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
 from webhooks.delivery.sender import SendResult
@@ -26,7 +29,7 @@ from webhooks.extensions import db
 from webhooks.models import Delivery, as_utc
 from webhooks.worker.policy import Policy
 from webhooks.worker.process import finish, load_jobs
-from webhooks.worker.queue import claim_one, due_ids
+from webhooks.worker.queue import DUE_STATES, claim_one, due_ids
 from webhooks.worker.retention import purge
 
 log = logging.getLogger("webhooks.celery")
@@ -113,10 +116,38 @@ def send_sweep(app: Flask) -> None:
 
 
 def sweep_due(app: Flask, grace: float = 0.0) -> int:
-    """Queue an attempt for each due delivery (due for at least ``grace`` seconds), oldest
-    first, at most SWEEP_BATCH; returns how many were queued."""
-    ids = due_ids(utcnow() - timedelta(seconds=grace), SWEEP_BATCH)
-    return send_attempts(app, ids)
+    """Queue an attempt for due deliveries (due for at least ``grace`` seconds) that seem to
+    have no message, oldest first, at most SWEEP_BATCH; returns how many were queued.
+
+    The messages waiting in the broker are counted as the due deliveries' own (they are, but
+    for the few dispatched within ``grace``), so only the due deliveries beyond them are
+    queued: a sweep during a backlog queues nothing, and after a broker lost its messages it
+    queues every due delivery. Counting the due deliveries before the messages errs towards a
+    few repeated messages, which find nothing to claim, rather than towards a delay."""
+    cutoff = utcnow() - timedelta(seconds=grace)
+    due = db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.status.in_(DUE_STATES), Delivery.next_attempt_at <= cutoff)
+    )
+    db.session.commit()
+    missing = min(due - waiting_messages(app), SWEEP_BATCH) if due else 0
+    if missing <= 0:
+        return 0
+    return send_attempts(app, due_ids(cutoff, missing))
+
+
+def waiting_messages(app: Flask) -> int:
+    """Messages in the broker's queue that no worker has taken yet; 0 when the broker cannot
+    tell (the sweep then queues every due delivery, as if all messages were lost)."""
+    celery_app = app.extensions[EXTENSION_KEY]
+    try:
+        queue = celery_app.amqp.queues[celery_app.conf.task_default_queue]
+        with celery_app.connection_for_read() as connection:
+            return queue(connection.default_channel).queue_declare().message_count
+    except Exception:
+        log.exception("could not count the messages waiting on the broker")
+        return 0
 
 
 def attempt_delivery(delivery_id: int) -> str:
@@ -137,6 +168,8 @@ def attempt_delivery(delivery_id: int) -> str:
         log.exception("sending delivery %s failed unexpectedly", delivery_id)
         result = SendResult(ok=False, summary=f"internal error: {error}", error=str(error))
     finish([(job, result)], policy, utcnow())
+    if result.ok:  # nothing to schedule: spare the busiest path a read and a commit
+        return "succeeded"
     row = db.session.execute(
         select(Delivery.status, Delivery.next_attempt_at, Delivery.lease_token).where(
             Delivery.id == delivery_id
