@@ -280,6 +280,7 @@ def test_celery_engine_is_given_the_id_of_every_new_delivery(app, three_subscrib
     assert len(stored_ids) == 3
 
 
+@pytest.mark.embedded_engine
 def test_embedded_engine_is_woken_without_ids(app, three_subscribers, monkeypatch):
     sent = []
     monkeypatch.setattr(webhooks.outbox, "notify_new_work", sent.append)
