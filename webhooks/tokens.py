@@ -1,7 +1,6 @@
 """API tokens: created with a name, shown once, stored only as a SHA-256 hash."""
 
 import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -46,9 +45,8 @@ def find_token(plain: str) -> ApiToken | None:
     back detached, as if loaded, so reading it needs no further query."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
         return None
-    digest = _digest(plain)
-    row = db.session.connection().execute(_LIVE_TOKEN, {"token_hash": digest}).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    row = db.session.connection().execute(_LIVE_TOKEN, {"token_hash": _digest(plain)}).first()
+    if row is None:
         return None
     token = ApiToken(**row._asdict())
     make_transient_to_detached(token)
