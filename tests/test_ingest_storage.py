@@ -147,9 +147,9 @@ def test_api_answer_matches_the_stored_event(app, client, make_webhook):
 
 @pytest.fixture
 def repeated_message_id(monkeypatch):
-    """The third delivery of the next event gets the first one's msg_id: the unique index makes
-    the deliveries' INSERT fail half-way, after two rows went in."""
-    ids = itertools.chain(["msg_repeated", "msg_other", "msg_repeated"], itertools.count())
+    """The third delivery of every event gets the first one's msg_id: the unique index makes
+    the deliveries' INSERT fail half-way, after two rows went in (and again on a retry)."""
+    ids = itertools.cycle(["msg_repeated", "msg_other", "msg_repeated"])
     monkeypatch.setattr(webhooks.outbox, "new_message_id", lambda: str(next(ids)))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, redirect, url_for
 
-from webhooks import commands, errors, routing, templating
+from webhooks import commands, errors, event_writer, routing, templating
 from webhooks.auth import access
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     pipeline.init_app(app)
     wakeup.init_app(app)
+    event_writer.init_app(app)
     if app.config["QUEUE"] == "celery":
         from webhooks.worker.celery_engine import celery_init_app
 
@@ -86,7 +87,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from webhooks.admin.views import bp as webhooks_bp
-    from webhooks.api.views import bp as api_bp
+    from webhooks.api import bp as api_bp
     from webhooks.auth.views import bp as auth_bp
     from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp

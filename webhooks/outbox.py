@@ -5,13 +5,13 @@ transaction (an outbox): once ``dispatch`` returns, nothing is lost even if the 
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -107,74 +107,118 @@ def enqueue(
 ) -> tuple[Event, int]:
     """Write the event and its deliveries in the session's transaction; the caller commits and
     notifies the engine (``notify_new_work``)."""
-    data_text = validate(event_type, data, idempotency_key)
-    stored = _store(event_type, data, data_text, source, idempotency_key, now)
+    report = Report(
+        event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
+    )
+    db.session.flush()  # the caller's pending changes (a webhook just disabled) are seen
+    (stored,) = store(db.session.connection(), [report], now=now)
     return stored.event, len(stored.delivery_ids)
 
 
+@dataclass(frozen=True)
+class Report:
+    """An event checked by ``validate`` and ready to be stored; ``data_text`` is its JSON."""
+
+    event_type: str
+    data: dict[str, Any]
+    data_text: str
+    source: str
+    idempotency_key: str | None = None
+
+
 # Reporting an event is the hot path: these statements are built once (SQLAlchemy then reuses
-# their compiled form) and run on the session's connection, without ORM objects, whose unit of
-# work costs more than the SQL itself.
+# their compiled form) and run on a connection, without ORM objects, whose unit of work costs
+# more than the SQL itself.
 _EVENTS = Event.__table__
 _DELIVERIES = Delivery.__table__
 _WEBHOOKS = Webhook.__table__
 _SUBSCRIBERS = select(_WEBHOOKS.c.id, _WEBHOOKS.c.payload_format).where(
     _WEBHOOKS.c.event == bindparam("event_type"), _WEBHOOKS.c.active.is_(True)
 )
-_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERIES = insert(_DELIVERIES)
 _INSERT_DELIVERIES_RETURNING_IDS = insert(_DELIVERIES).returning(
     _DELIVERIES.c.id, sort_by_parameter_order=True
 )
+_EVENTS_BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key.in_(bindparam("keys")))
 
 
 @dataclass(frozen=True)
-class _Stored:
+class Stored:
     event: Event
     delivery_ids: list[int | None]  # the ids when asked for, else one None per delivery
 
 
-def _store(
-    event_type: str,
-    data: dict[str, Any],
-    data_text: str,
-    source: str,
-    idempotency_key: str | None,
-    now: datetime | None,
+def store(
+    connection: Connection,
+    reports: Sequence[Report],
     *,
     want_ids: bool = False,
-) -> _Stored:
-    """Three statements however many subscribers there are: read the subscribers, insert the
-    event, insert all its deliveries in one executemany. They run in the session's transaction,
-    so they commit or roll back together with whatever else the caller wrote; the session is
-    flushed first, so the caller's pending changes (a webhook just disabled) are seen. The rows
-    are built before the first INSERT, which keeps SQLite's write lock held for as short a
-    time as possible."""
+    now: datetime | None = None,
+) -> list[Stored]:
+    """Store events and their deliveries with a few statements however many events and
+    subscribers there are: the subscribers of each event type, one INSERT of all the events,
+    one INSERT of all their deliveries. They run in the connection's transaction, so they commit
+    or roll back together with whatever else the caller wrote. The rows are built before the
+    first INSERT, which keeps SQLite's write lock held for as short a time as possible."""
+    if not reports:
+        return []
     now = now or datetime.now(UTC)
-    db.session.flush()
-    connection = db.session.connection()
-    webhooks = connection.execute(_SUBSCRIBERS, {"event_type": event_type}).all()
-    rows = _delivery_rows(webhooks, event_type, data, now)
-    values = {
-        "uid": new_event_id(),
-        "type": event_type,
-        "data": data_text,
-        "idempotency_key": idempotency_key,
-        "source": source,
-        "delivery_count": len(rows),
-        "created_at": now,
+    subscribers = {
+        event_type: connection.execute(_SUBSCRIBERS, {"event_type": event_type}).all()
+        for event_type in {report.event_type for report in reports}
     }
-    values["id"] = connection.execute(_INSERT_EVENT, values).inserted_primary_key[0]
-    for row in rows:
-        row["event_id"] = values["id"]
-    delivery_ids: list[int | None] = [None] * len(rows)
-    if rows and want_ids:
-        delivery_ids = list(connection.scalars(_INSERT_DELIVERIES_RETURNING_IDS, rows))
-    elif rows:
-        connection.execute(_INSERT_DELIVERIES, rows)
+    rows = [
+        _delivery_rows(subscribers[report.event_type], report.event_type, report.data, now)
+        for report in reports
+    ]
+    values = [
+        {
+            "uid": new_event_id(),
+            "type": report.event_type,
+            "data": report.data_text,
+            "idempotency_key": report.idempotency_key,
+            "source": report.source,
+            "delivery_count": len(deliveries),
+            "created_at": now,
+        }
+        for report, deliveries in zip(reports, rows, strict=True)
+    ]
+    event_ids = list(connection.scalars(_INSERT_EVENTS, values))
+    every_row = []
+    for event_id, event_values, deliveries in zip(event_ids, values, rows, strict=True):
+        event_values["id"] = event_id
+        for row in deliveries:
+            row["event_id"] = event_id
+        every_row.extend(deliveries)
+    delivery_ids: list[int | None] = [None] * len(every_row)
+    if every_row and want_ids:
+        delivery_ids = list(connection.scalars(_INSERT_DELIVERIES_RETURNING_IDS, every_row))
+    elif every_row:
+        connection.execute(_INSERT_DELIVERIES, every_row)
+    result, taken = [], 0
+    for event_values, deliveries in zip(values, rows, strict=True):
+        result.append(
+            Stored(_detached(event_values), delivery_ids[taken : taken + len(deliveries)])
+        )
+        taken += len(deliveries)
+    return result
+
+
+def _detached(values: dict[str, Any]) -> Event:
+    """An Event built from its column values, as if loaded: reading it needs no query."""
     event = Event(**values)
-    make_transient_to_detached(event)  # as if loaded: reading it needs no query
-    return _Stored(event, delivery_ids)
+    make_transient_to_detached(event)
+    return event
+
+
+def stored_events(connection: Connection, keys: Iterable[str]) -> dict[str, Event]:
+    """The events already stored under these idempotency keys, by key."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = connection.execute(_EVENTS_BY_KEY, {"keys": keys}).all()
+    return {row.idempotency_key: _detached(row._asdict()) for row in rows}
 
 
 def _delivery_rows(
@@ -205,7 +249,7 @@ def _delivery_rows(
 
 
 def _existing(idempotency_key: str) -> Event | None:
-    return db.session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+    return stored_events(db.session.connection(), [idempotency_key]).get(idempotency_key)
 
 
 def dispatch(
@@ -221,17 +265,23 @@ def dispatch(
     the second call returns the first with ``created=False``. Raises ``EventError`` for an
     unknown type or unusable data, before anything is written.
     """
-    data_text = validate(event_type, data, idempotency_key)
-    if idempotency_key is not None and (found := _existing(idempotency_key)) is not None:
-        return Dispatched(found, False, found.delivery_count)
+    report = Report(
+        event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
+    )
+    if idempotency_key is not None:
+        if (found := _existing(idempotency_key)) is not None:
+            return Dispatched(found, False, found.delivery_count)
     celery = uses_celery()  # each new delivery gets its own message, so its id is needed
     try:
-        stored = _store(event_type, data, data_text, source, idempotency_key, None, want_ids=celery)
+        db.session.flush()
+        (stored,) = store(db.session.connection(), [report], want_ids=celery)
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at the INSERT or at the commit).
         db.session.rollback()
-        found = _existing(idempotency_key) if idempotency_key else None
+        if idempotency_key is None:
+            raise
+        found = _existing(idempotency_key)
         if found is None:
             raise
         return Dispatched(found, False, found.delivery_count)

@@ -2,9 +2,10 @@
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from webhooks.extensions import db
@@ -32,29 +33,54 @@ def create_token(name: str, scope: str = "full") -> tuple[ApiToken, str]:
 _TOKENS = ApiToken.__table__
 # Built once: the API checks a token on every request. The hash is unique, so the index finds
 # the row; the token is 256 random bits, so hashing it once (no slow KDF) is safe.
-_LIVE_TOKEN = select(_TOKENS).where(
-    _TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)
+_LIVE_TOKENS = select(_TOKENS).where(
+    _TOKENS.c.token_hash.in_(bindparam("token_hashes", expanding=True)),
+    _TOKENS.c.revoked_at.is_(None),
 )
-_NOTE_USE = update(_TOKENS).where(_TOKENS.c.id == bindparam("token_id"))
+_NOTE_USE = update(_TOKENS).where(_TOKENS.c.id.in_(bindparam("token_ids", expanding=True)))
+
+
+def token_digest(plain: str) -> str | None:
+    """The hash a token is stored under, or None when ``plain`` cannot be a token at all."""
+    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    return _digest(plain)
+
+
+def live_tokens(connection: Connection, digests: Iterable[str]) -> dict[str, ApiToken]:
+    """The unrevoked tokens with these hashes, by hash; each one's last use is noted (at most
+    once a minute) in the connection's transaction, which the caller commits.
+
+    Read with a Core statement rather than an ORM query (the API's hot path); the tokens come
+    back detached, as if loaded, so reading them needs no further query."""
+    rows = connection.execute(_LIVE_TOKENS, {"token_hashes": list(set(digests))}).all()
+    tokens = {}
+    for row in rows:
+        token = ApiToken(**row._asdict())
+        make_transient_to_detached(token)
+        tokens[token.token_hash] = token
+    now = datetime.now(UTC)
+    stale = [
+        token
+        for token in tokens.values()
+        if token.last_used_at is None or now - as_utc(token.last_used_at) > LAST_USED_PRECISION
+    ]
+    if stale:
+        connection.execute(
+            _NOTE_USE, {"token_ids": [token.id for token in stale], "last_used_at": now}
+        )
+        for token in stale:
+            token.last_used_at = now
+    return tokens
 
 
 def find_token(plain: str) -> ApiToken | None:
-    """The live token with this plain text, its last use noted (at most once a minute).
-
-    Read with a Core statement rather than an ORM query (the API's hot path); the token comes
-    back detached, as if loaded, so reading it needs no further query."""
-    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+    """The live token with this plain text, its last use noted and committed."""
+    digest = token_digest(plain)
+    if digest is None:
         return None
-    row = db.session.connection().execute(_LIVE_TOKEN, {"token_hash": _digest(plain)}).first()
-    if row is None:
-        return None
-    token = ApiToken(**row._asdict())
-    make_transient_to_detached(token)
-    now = datetime.now(UTC)
-    if token.last_used_at is None or now - as_utc(token.last_used_at) > LAST_USED_PRECISION:
-        db.session.connection().execute(_NOTE_USE, {"token_id": token.id, "last_used_at": now})
-        db.session.commit()
-        token.last_used_at = now
+    token = live_tokens(db.session.connection(), [digest]).get(digest)
+    db.session.commit()
     return token
 
 

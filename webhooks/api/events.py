@@ -1,0 +1,66 @@
+"""Reporting events: POST /api/v1/events."""
+
+import json
+
+from flask import current_app, g, request
+
+from webhooks.api.blueprint import bp
+from webhooks.api.inputs import ApiInputError
+from webhooks.auth import access
+from webhooks.delivery.message import iso_utc
+from webhooks.event_writer import TokenRefused, report_event
+from webhooks.outbox import EventError, Report, validate
+
+
+def event_json(event, deliveries: int) -> dict:
+    return {
+        "id": event.uid,
+        "type": event.type,
+        "idempotency_key": event.idempotency_key,
+        "created_at": iso_utc(event.created_at),
+        "deliveries": deliveries,
+    }
+
+
+@bp.post("/events")
+def create_event():
+    """Report an event: ``{"type": slug, "data": {...}, "id": optional idempotency key}``.
+
+    The token is checked by the event writer, in the transaction that stores the event."""
+    request.max_content_length = current_app.config["MAX_EVENT_BYTES"]
+    try:
+        report = _read_report()
+    except ApiInputError as malformed:
+        return access.refusal_before_reading() or malformed.response
+    try:
+        result = report_event(report, g.api_token_hash)
+    except TokenRefused as refused:
+        return access.read_only_token() if refused.read_only else access.invalid_token()
+    return event_json(result.event, result.deliveries), 202 if result.created else 200
+
+
+def _read_report() -> Report:
+    if not request.is_json:
+        raise ApiInputError(
+            415,
+            "unsupported_media_type",
+            "Send the event as JSON with Content-Type: application/json.",
+        )
+    try:
+        payload = json.loads(request.get_data())
+    except (ValueError, RecursionError) as error:
+        raise ApiInputError(400, "invalid_json", f"The body is not valid JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise ApiInputError(
+            422, "invalid_body", "The body must be a JSON object with `type` and `data`."
+        )
+    if "type" not in payload:
+        raise ApiInputError(422, "missing_type", "`type` is required: the slug of the event.")
+    if "data" not in payload:
+        raise ApiInputError(422, "missing_data", "`data` is required: a JSON object.")
+    event_type, data, key = payload["type"], payload["data"], payload.get("id")
+    try:
+        return Report(event_type, data, validate(event_type, data, key), "api", key)
+    except EventError as error:
+        status = 413 if error.code == "payload_too_large" else 422
+        raise ApiInputError(status, error.code, error.message) from error
