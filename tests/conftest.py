@@ -9,12 +9,14 @@ import os
 import re
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, make_url, text
+from werkzeug.serving import make_server
 
 from webhooks import create_app
 from webhooks.extensions import db
@@ -177,6 +179,18 @@ def receiver(_receiver_server):
     _receiver_server.clear()
     yield _receiver_server
     _receiver_server.clear()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP server on 127.0.0.1 (a free port); its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
 
 
 @pytest.fixture

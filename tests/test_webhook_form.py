@@ -149,6 +149,12 @@ INVALID_CASES = [
     pytest.param("name", {"name": "   "}, NAME_LENGTH, id="name-only-spaces"),
     pytest.param("name", {"name": "A"}, NAME_LENGTH, id="name-1-char"),
     pytest.param("name", {"name": "N" * 192}, NAME_LENGTH, id="name-192-chars"),
+    pytest.param(
+        "name",
+        {"name": "Shop\x00hook"},
+        "Remove the control characters (such as tabs or line breaks).",
+        id="name-with-nul",
+    ),
     pytest.param("url", {"url": None}, URL_REQUIRED, id="url-missing"),
     pytest.param("url", {"url": ""}, URL_REQUIRED, id="url-empty"),
     pytest.param("url", {"url": "example.com/hook"}, URL_SCHEME, id="url-not-absolute"),

@@ -9,14 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from standardwebhooks.webhooks import Webhook as SW
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import post_form
+from tests.engine_helpers import DELIVERER_KEY, Script, api_token, bearer, policy_of
+from webhooks import dispatch
 from webhooks.catalogue import all_events, get_event
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook, as_utc
+from webhooks.models import Attempt, Delivery, Event, Webhook, as_utc
+from webhooks.worker import process as worker_process
+from webhooks.worker.process import finish, load_jobs
+from webhooks.worker.queue import claim_due
 
 VALID = {
     "name": "Zapier Integration",
@@ -650,3 +655,151 @@ def test_edit_page_counts_succeeded_deliveries_and_links_to_the_log(app, admin, 
 def test_edit_page_shows_one_succeeded_delivery_in_the_singular(admin, make_webhook):
     page = page_of(admin, f"/webhooks/{make_webhook(sent_count=1)}/edit")
     assert "Sent 1 real delivery succeeded" in text(page)
+
+
+# ---------------------------------------------------------------- 410 Gone from a Zapier receiver
+
+
+def one_batch(app, now: datetime) -> None:
+    """Claim, send and record every due delivery in one batch, as the worker pool does."""
+    with app.app_context():
+        deliverer, policy = app.extensions[DELIVERER_KEY], policy_of(app)
+        jobs = load_jobs(claim_due(now, 100, policy.lease), deliverer, now)
+        finish([(job, deliverer.check_and_send(job.prepared)) for job in jobs], policy, now)
+
+
+def report_payment(app, times: int = 1) -> None:
+    with app.app_context():
+        for _ in range(times):
+            dispatch("payment_received", {"payment_id": 7})
+
+
+def table_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            "webhook_disabled events": db.session.scalar(
+                select(func.count()).select_from(Event).where(Event.type == "webhook_disabled")
+            ),
+            "attempts": db.session.scalar(select(func.count()).select_from(Attempt)),
+        }
+
+
+@pytest.fixture
+def zap_and_bystander(receiver, make_webhook):
+    """A Zapier webhook whose zap was turned off (410) and a person's webhook answering 200,
+    both on payment_received."""
+    zap, ok = Script(410), Script(200)
+    receiver.expect_request("/zap", method="POST").respond_with_handler(zap)
+    receiver.expect_request("/ok", method="POST").respond_with_handler(ok)
+    zap_id = make_webhook(
+        name="Zapier: Payment Received",
+        url=receiver.url_for("/zap"),
+        integration="zapier",
+        payload_format="flat",
+    )
+    bystander_id = make_webhook(name="Bystander", url=receiver.url_for("/ok"))
+    return zap_id, zap, bystander_id, ok
+
+
+@pytest.mark.embedded_engine
+def test_410_removes_a_zapier_webhook_mid_batch_and_records_the_rest(
+    app, zap_and_bystander, caplog
+):
+    zap_id, zap, bystander_id, ok = zap_and_bystander
+    report_payment(app, times=2)
+    with app.app_context():  # a third delivery waits for later: it goes with the webhook too
+        later = Delivery(
+            webhook_id=zap_id,
+            event_type="payment_received",
+            body="{}",
+            status="pending",
+            next_attempt_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+        db.session.add(later)
+        db.session.commit()
+    caplog.set_level("INFO", logger="webhooks.worker")
+
+    one_batch(app, datetime.now(UTC) + timedelta(seconds=1))
+
+    assert zap.count() == 2 and ok.count() == 2  # both sent in the one batch
+    assert webhook_count(app) == 1
+    with app.app_context():
+        assert db.session.get(Webhook, zap_id) is None
+        left = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert [(d.webhook_id, d.status, d.attempt_count) for d in left] == [
+            (bystander_id, "succeeded", 1),
+            (bystander_id, "succeeded", 1),
+        ]
+        assert db.session.get(Webhook, bystander_id).sent_count == 2
+    # The bystander's attempts were recorded; the zap's went with it; nothing says "disabled".
+    assert table_counts(app) == {"webhook_disabled events": 0, "attempts": 2}
+    lines = [r for r in caplog.records if r.name.startswith("webhooks.worker")]
+    assert [(r.levelname, "Zapier webhook" in r.getMessage()) for r in lines] == [("INFO", True)]
+    assert "/zap" not in lines[0].getMessage()
+
+
+@pytest.mark.embedded_engine
+def test_zapier_webhook_failing_for_days_without_410_is_disabled_not_removed(
+    app, receiver, make_webhook
+):
+    receiver.expect_request("/zap", method="POST").respond_with_handler(Script(500))
+    zap_id = make_webhook(
+        url=receiver.url_for("/zap"),
+        integration="zapier",
+        failing_since=datetime.now(UTC) - timedelta(days=6),
+    )
+    report_payment(app)
+
+    one_batch(app, datetime.now(UTC) + timedelta(seconds=1))
+
+    webhook = stored(app, zap_id)
+    assert webhook.active is False
+    assert "failed for 5 days" in webhook.disabled_reason
+
+
+@pytest.mark.embedded_engine
+def test_410_for_a_zapier_webhook_deleted_while_its_results_are_recorded_is_no_error(
+    app, zap_and_bystander, monkeypatch
+):
+    """Zapier unsubscribed (or another worker removed) the webhook after this batch read it:
+    the worker records the rest of the batch and goes on."""
+    zap_id, zap, bystander_id, ok = zap_and_bystander
+    report_payment(app)
+    figures = worker_process.update_webhook_figures
+
+    def figures_then_gone(webhook_id, *args, **kwargs):
+        figures(webhook_id, *args, **kwargs)
+        if webhook_id == zap_id:
+            db.session.execute(delete(Webhook).where(Webhook.id == zap_id))
+
+    monkeypatch.setattr(worker_process, "update_webhook_figures", figures_then_gone)
+
+    one_batch(app, datetime.now(UTC) + timedelta(seconds=1))
+
+    assert zap.count() == 1
+    assert webhook_count(app) == 1
+    with app.app_context():
+        bystander = db.session.scalars(select(Delivery)).one()
+        assert (bystander.webhook_id, bystander.status) == (bystander_id, "succeeded")
+    assert table_counts(app) == {"webhook_disabled events": 0, "attempts": 1}
+
+
+@pytest.mark.embedded_engine
+def test_result_of_a_zapier_webhook_unsubscribed_while_sending_is_dropped(
+    app, zap_and_bystander, client
+):
+    zap_id, zap, _bystander_id, _ok = zap_and_bystander
+    report_payment(app)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    with app.app_context():
+        deliverer, policy = app.extensions[DELIVERER_KEY], policy_of(app)
+        jobs = load_jobs(claim_due(now, 100, policy.lease), deliverer, now)
+        results = [(job, deliverer.check_and_send(job.prepared)) for job in jobs]
+    response = client.delete(f"/api/v1/zapier/subscribe/{zap_id}", headers=bearer(api_token(app)))
+    assert response.status_code == 200
+    with app.app_context():
+        finish(results, policy, now)
+
+    assert zap.count() == 1
+    assert webhook_count(app) == 1
+    assert table_counts(app) == {"webhook_disabled events": 0, "attempts": 1}

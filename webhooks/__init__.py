@@ -88,6 +88,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webhooks.admin.views import bp as webhooks_bp
     from webhooks.api import bp as api_bp
+    from webhooks.api_docs.views import bp as api_docs_bp
     from webhooks.auth.views import bp as auth_bp
     from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(deliveries_bp, url_prefix="/deliveries")
     app.register_blueprint(events_bp, url_prefix="/events")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_docs_bp, url_prefix="/api-docs")
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp, url_prefix="/tokens")
     csrf.exempt(api_bp)

@@ -7,6 +7,9 @@ from werkzeug.exceptions import HTTPException
 from webhooks.api.errors import api_error
 from webhooks.extensions import db
 
+# Codes the API documents under another name than the HTTP reason phrase.
+API_CODES = {413: "payload_too_large"}
+
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
@@ -28,7 +31,7 @@ def register_errorhandlers(app: Flask) -> None:
         if error.code >= 500:
             return server_error(error)
         if wants_json():
-            code = (error.name or "error").lower().replace(" ", "_")
+            code = API_CODES.get(error.code) or (error.name or "error").lower().replace(" ", "_")
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
             return api_error(error.code, code, error.description or error.name, headers)
         return render_template(

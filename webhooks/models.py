@@ -35,6 +35,8 @@ def new_event_id() -> str:
 
 
 SECRET_OVERLAP = timedelta(hours=24)
+# Webhook.integration: made by a person (site or API), or subscribed by Zapier (REST hooks).
+MANUAL, ZAPIER = "manual", "zapier"
 PAYLOAD_FORMATS = {"standard": "Standard", "flat": "Flat"}
 
 
@@ -83,7 +85,7 @@ class Webhook(db.Model):
     event: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     secret: Mapped[str] = mapped_column(String(100), default=new_signing_secret)
-    integration: Mapped[str] = mapped_column(String(32), default="manual")
+    integration: Mapped[str] = mapped_column(String(32), default=MANUAL)
     payload_format: Mapped[str] = mapped_column(String(16), default="standard")
     previous_secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret_expires_at: Mapped[datetime | None]

@@ -3,12 +3,16 @@
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+# The id columns are INTEGER on PostgreSQL: a larger number in a URL or a field is refused
+# (404 or 422) before it can reach the database as an error.
+MAX_ID = 2**31 - 1
 MAX_PAGE = 10**6
 
 
 class IdConverter(IntegerConverter):
-    """A database id: 1 to 2**63-1, so a huge number in a URL is a 404, not a database error."""
+    """A database id: 1 to MAX_ID, so a huge number in a URL is a 404, not a database error."""
+
+    regex = r"[0-9]{1,10}"  # ASCII digits only: \d would also take "１" (a full-width one)
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)

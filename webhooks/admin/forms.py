@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from webhooks.catalogue import event_choices, get_event
-from webhooks.models import PAYLOAD_FORMATS
+from webhooks.models import MANUAL, PAYLOAD_FORMATS, Webhook
 
 URL_MAX = 2048
 
@@ -24,11 +24,27 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def printable_text(form, field) -> None:
+    """No control characters (a NUL cannot even be stored by PostgreSQL) and no lone halves of
+    a surrogate pair (which cannot be written as UTF-8)."""
+    value = field.data or ""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationError("Remove the control characters (such as tabs or line breaks).")
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValidationError("The text contains characters that cannot be stored.") from error
+
+
 def webhook_url(form, field) -> None:
     """An absolute http(s) URL with a host name and no credentials in it."""
     value = field.data or ""
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValidationError("The URL must not contain spaces or control characters.")
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValidationError("The URL contains characters that cannot be stored.") from error
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -56,6 +72,7 @@ class WebhookForm(FlaskForm):
         validators=[
             InputRequired("Give the webhook a name."),
             Length(min=2, max=191, message="The name must be 2 to 191 characters long."),
+            printable_text,
         ],
         filters=[_strip],
         render_kw={"placeholder": "E.g. Zapier Integration", "maxlength": 191},
@@ -90,6 +107,18 @@ class WebhookForm(FlaskForm):
     )
     active = BooleanField("Active", default=True, description="Inactive webhooks receive nothing.")
     submit = SubmitField("Add New Webhook")
+
+    def new_webhook(self, integration: str = MANUAL) -> Webhook:
+        """A webhook with the form's values (the caller adds and commits it): the one way the
+        site, the API and Zapier subscriptions make a webhook."""
+        return Webhook(
+            name=self.name.data,
+            url=self.url.data,
+            event=self.event.data,
+            payload_format=self.payload_format.data,
+            active=self.active.data,
+            integration=integration,
+        )
 
     def validate_event(self, field) -> None:
         if get_event(field.data or "") is None:

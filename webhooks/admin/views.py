@@ -112,13 +112,7 @@ def index():
 def create():
     form = WebhookForm()
     if form.validate_on_submit():
-        webhook = Webhook(
-            name=form.name.data,
-            url=form.url.data,
-            event=form.event.data,
-            payload_format=form.payload_format.data,
-            active=form.active.data,
-        )
+        webhook = form.new_webhook()
         db.session.add(webhook)
         db.session.commit()
         flash(

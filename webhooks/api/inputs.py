@@ -125,9 +125,35 @@ def _formdata(form_class: type[Form], values: Mapping[str, Any]) -> MultiDict:
 # ---------------------------------------------------------------- query parameters
 
 
+def gather(problems: dict[str, list[str]], read, *args, **kwargs):
+    """``read(*args, **kwargs)``; a 422 it raises is added to ``problems`` (what is there
+    already comes first) and None answered instead, so one answer can name every problem."""
+    try:
+        return read(*args, **kwargs)
+    except ApiInputError as error:
+        if error.status != 422 or not error.fields:
+            raise
+        for name, messages in error.fields.items():
+            problems.setdefault(name, messages)
+        return None
+
+
+def unknown_parameters(known: tuple[str, ...]) -> dict[str, list[str]]:
+    """A problem for each query parameter the endpoint does not take, or that comes twice."""
+    listing = ", ".join(f"`{name}`" for name in known)
+    problems = {}
+    for name in request.args:
+        if name not in known:
+            problems[name] = [f"Unknown parameter; this endpoint takes {listing}."]
+        elif len(request.args.getlist(name)) > 1:
+            problems[name] = ["Give this parameter once."]
+    return problems
+
+
 def query_int(name: str, default: int, low: int = 1, high: int = MAX_ID) -> int:
+    """An integer parameter; absent or empty means ``default``, as for every parameter here."""
     raw = request.args.get(name)
-    if raw is None:
+    if raw is None or raw == "":
         return default
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
         raise invalid({name: [f"Must be a whole number from {low} to {high}."]})
@@ -136,7 +162,7 @@ def query_int(name: str, default: int, low: int = 1, high: int = MAX_ID) -> int:
 
 def query_bool(name: str) -> bool | None:
     raw = request.args.get(name)
-    if raw is None:
+    if raw is None or raw == "":
         return None
     if raw.lower() in ("true", "1", "yes"):
         return True
@@ -161,8 +187,8 @@ def parse_time(name: str, raw: Any) -> datetime:
         raise invalid({name: ["Must be a date and time such as 2026-11-30T18:00:00Z."]})
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as error:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # OverflowError: year 1 or 9999 shifted past
         raise invalid({name: ["Must be a date and time such as 2026-11-30T18:00:00Z."]}) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -1,7 +1,6 @@
 """Forms of the delivery log: the filters (a GET form), redelivery and recovery (POSTs)."""
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date
 
 from flask_wtf import FlaskForm
@@ -18,6 +17,7 @@ from wtforms.widgets import HiddenInput
 
 from webhooks.admin.forms import ConfirmForm
 from webhooks.catalogue import all_events, get_event
+from webhooks.deliveries.queries import Filters
 from webhooks.routing import MAX_ID
 
 __all__ = ["STATUSES", "ConfirmForm", "FilterForm", "RecoverForm", "parse_id"]
@@ -53,23 +53,6 @@ def _quoted(value: str) -> str:
 def webhook_label(webhook_id: int, name: str) -> str:
     """How the webhook field shows a webhook; read back by ``FilterForm.read``."""
     return f"{name} (#{webhook_id})"
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The filters that were understood; ``webhook_id`` is still to be looked up, and
-    ``webhook_name`` (text typed in the webhook field) to be resolved to one."""
-
-    status: str | None = None
-    event: str | None = None
-    webhook_id: int | None = None
-    webhook_name: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    @property
-    def dated(self) -> bool:
-        return self.date_from is not None or self.date_to is not None
 
 
 class FilterForm(FlaskForm):

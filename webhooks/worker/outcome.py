@@ -4,20 +4,24 @@
 writes the decisions of a whole batch at once. ``disable_webhook`` is the one writer here.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from webhooks.delivery.sender import SendResult
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import ZAPIER, Delivery, Webhook
 from webhooks.outbox import enqueue
 from webhooks.worker.policy import Policy
 from webhooks.worker.queue import DUE_STATES
 from webhooks.worker.retry import RETRY_AFTER_STATUSES, next_delay, retry_after_seconds
 
+log = logging.getLogger(__name__)
+
 GONE = 410
+GONE_REASON = "The receiver answered 410 Gone: it wants no more deliveries."
 SUCCEEDED, RETRYING, FAILED, DISABLED = "succeeded", "retrying", "failed", "disabled"
 
 
@@ -50,8 +54,7 @@ def decide(
         return Decision(FAILED, "failed", round_failures)
     if result.status_code == GONE:
         webhook.active = False
-        reason = "The receiver answered 410 Gone: it wants no more deliveries."
-        return Decision(DISABLED, "failed", round_failures, disable_reason=reason)
+        return Decision(DISABLED, "failed", round_failures, disable_reason=GONE_REASON)
     if webhook.failing_since is None:
         webhook.failing_since = now
     elif now - webhook.failing_since >= policy.disable_after:
@@ -70,9 +73,18 @@ def decide(
     return Decision(RETRYING, "failing", failures, now + timedelta(seconds=delay))
 
 
-def disable_webhook(webhook: Webhook, reason: str, now: datetime) -> None:
+def disable_webhook(webhook: Webhook | None, reason: str, now: datetime) -> None:
     """Stop a webhook, fail what was still queued for it, and report a ``webhook_disabled``
-    event to the webhooks subscribed to that. The caller commits and wakes the workers."""
+    event to the webhooks subscribed to that. The caller commits and wakes the workers.
+
+    A webhook Zapier created whose receiver answered 410 Gone is deleted instead
+    (``remove_gone_zapier_webhook``). None — the webhook was deleted while its results were
+    being recorded — needs nothing more."""
+    if webhook is None:
+        return
+    if reason == GONE_REASON and webhook.integration == ZAPIER:
+        remove_gone_zapier_webhook(webhook)
+        return
     webhook.active = False
     webhook.disabled_at = now
     webhook.disabled_reason = reason[:255]
@@ -99,4 +111,25 @@ def disable_webhook(webhook: Webhook, reason: str, now: datetime) -> None:
         },
         source="system",
         now=now,
+    )
+
+
+def remove_gone_zapier_webhook(webhook: Webhook) -> None:
+    """Delete a Zapier webhook whose receiver answered 410 Gone: by Zapier's REST hook
+    convention the zap was turned off, and Zapier will not unsubscribe it any more.
+
+    The worker calls this after it has written the whole batch's attempts, deliveries and
+    webhook figures, in the same transaction: the database cascade then takes the deliveries
+    and attempts just written with it, and the one commit keeps all or nothing. Results of this
+    webhook still in flight find their delivery gone and are skipped when recorded."""
+    db.session.execute(
+        delete(Webhook).where(Webhook.id == webhook.id).execution_options(synchronize_session=False)
+    )
+    db.session.expunge(webhook)
+    log.info(
+        "Zapier webhook %d (%r, event %s) removed: its receiver answered 410 Gone, so the zap "
+        "was turned off",
+        webhook.id,
+        webhook.name,
+        webhook.event,
     )

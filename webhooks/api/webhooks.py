@@ -1,0 +1,170 @@
+"""Webhooks over the API: list, create, read, change, delete, the signing secret, and Send
+Test Event. Every change is checked by the admin site's ``WebhookForm`` and made the way the
+admin screens make it, so the API and the screens cannot disagree."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import g, request, url_for
+from sqlalchemy import select
+
+from webhooks.admin.forms import WebhookForm
+from webhooks.admin.views import get_webhook_or_404
+from webhooks.api.blueprint import bp
+from webhooks.api.inputs import (
+    form_from_json,
+    gather,
+    invalid,
+    json_object,
+    query_bool,
+    query_choice,
+    query_int,
+    unknown_parameters,
+)
+from webhooks.api.serializers import secret_json, test_result_json, webhook_json
+from webhooks.auth import access
+from webhooks.catalogue import all_events
+from webhooks.delivery.pipeline import send_test_event
+from webhooks.extensions import db
+from webhooks.models import Webhook
+from webhooks.routing import MAX_PAGE
+
+PER_PAGE = 20
+MAX_PER_PAGE = 100
+LIST_PARAMETERS = ("event", "active", "page", "per_page")
+# The JSON members a webhook is written with, and their JSON types.
+FIELDS = {"name": str, "url": str, "event": str, "payload_format": str, "active": bool}
+CREATE_DEFAULTS = {"payload_format": "standard", "active": True}
+
+
+@bp.get("/webhooks")
+def list_webhooks():
+    """Newest first, by page number; ``next`` keeps the filters."""
+    problems = unknown_parameters(LIST_PARAMETERS)
+    event = gather(problems, query_choice, "event", {event.slug for event in all_events()})
+    active = gather(problems, query_bool, "active")
+    page_number = gather(problems, query_int, "page", 1, high=MAX_PAGE)
+    per_page = gather(problems, query_int, "per_page", PER_PAGE, high=MAX_PER_PAGE)
+    if problems:
+        raise invalid(problems)
+
+    statement = select(Webhook)
+    if event is not None:
+        statement = statement.where(Webhook.event == event)
+    if active is not None:
+        statement = statement.where(Webhook.active == active)
+    page = db.paginate(
+        statement.order_by(Webhook.created_at.desc(), Webhook.id.desc()),
+        page=page_number,
+        per_page=per_page,
+        max_per_page=MAX_PER_PAGE,
+        error_out=False,
+    )
+    following = None
+    if page.has_next:
+        filters = {"event": event, "active": None if active is None else str(active).lower()}
+        following = url_for(
+            "api.list_webhooks",
+            **{name: value for name, value in filters.items() if value is not None},
+            page=page_number + 1,
+            per_page=per_page,
+        )
+    return {
+        "data": [webhook_json(webhook) for webhook in page.items],
+        "page": page_number,
+        "per_page": per_page,
+        "total": page.total,
+        "next": following,
+    }
+
+
+@bp.post("/webhooks")
+def create_webhook():
+    """As Add New Webhook: the secret is answered here, and then only by ``/secret``."""
+    form = _checked_form(json_object(), CREATE_DEFAULTS)
+    webhook = form.new_webhook()
+    db.session.add(webhook)
+    db.session.commit()
+    body = {**webhook_json(webhook), **secret_json(webhook, datetime.now(UTC))}
+    location = url_for("api.webhook_resource", webhook_id=webhook.id)
+    return body, 201, {"Location": location}
+
+
+@bp.route("/webhooks/<id:webhook_id>", methods=["GET", "PATCH", "DELETE"])
+def webhook_resource(webhook_id: int):
+    """Read, change or delete one webhook. One rule for the three methods: with a rule per
+    method, Werkzeug answers an id out of range (0, 10**20) with 405 for the later methods,
+    because it refuses the id only after choosing the rule by method."""
+    webhook = get_webhook_or_404(webhook_id)
+    if request.method == "PATCH":
+        return _update(webhook)
+    if request.method == "DELETE":
+        return _delete(webhook)
+    return webhook_json(webhook)
+
+
+def _update(webhook: Webhook):
+    """A partial edit: members left out keep their values. As on the edit screen, making a
+    disabled webhook active re-enables it."""
+    current = {name: getattr(webhook, name) for name in FIELDS}
+    form = _checked_form(json_object(), current)
+    webhook.name = form.name.data
+    webhook.url = form.url.data
+    webhook.event = form.event.data
+    webhook.payload_format = form.payload_format.data
+    webhook.active = form.active.data
+    if webhook.active and webhook.disabled_at is not None:
+        webhook.enable()
+    db.session.commit()
+    return webhook_json(webhook)
+
+
+def _delete(webhook: Webhook):
+    """The webhook and its delivery log (the database cascades to deliveries and attempts)."""
+    _no_body()
+    db.session.delete(webhook)
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/webhooks/<id:webhook_id>/secret")
+def get_secret(webhook_id: int):
+    """A signing secret is a credential: a read-only token may not see it, though this is a
+    GET."""
+    if g.api_token.scope == "read":
+        return access.read_only_token()
+    webhook = get_webhook_or_404(webhook_id)
+    return secret_json(webhook, datetime.now(UTC))
+
+
+@bp.post("/webhooks/<id:webhook_id>/rotate-secret")
+def rotate_secret(webhook_id: int):
+    """A new secret; the old one keeps signing too until ``previous_secret_expires_at``."""
+    webhook = get_webhook_or_404(webhook_id)
+    _no_body()
+    now = datetime.now(UTC)
+    webhook.rotate_secret(now)
+    db.session.commit()
+    return secret_json(webhook, now)
+
+
+@bp.post("/webhooks/<id:webhook_id>/test")
+def test_webhook(webhook_id: int):
+    """Send Test Event: 200 with the honest result, whether the receiver took it or not."""
+    webhook = get_webhook_or_404(webhook_id)
+    _no_body()
+    return test_result_json(send_test_event(webhook))
+
+
+def _checked_form(payload: dict[str, Any], current: dict[str, Any]) -> WebhookForm:
+    """The form filled from the JSON, or a 422 with every problem."""
+    return form_from_json(WebhookForm, payload, fields=FIELDS, current=current)
+
+
+def _no_body() -> None:
+    """For actions that take no input: an empty body, or an empty JSON object."""
+    if not request.get_data():
+        return
+    payload = json_object()
+    if payload:
+        raise invalid({name: ["Unknown field; this endpoint takes no body."] for name in payload})
