@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, redirect, url_for
 
-from webhooks import commands, errors, event_writer, routing, templating
+from webhooks import commands, errors, event_writer, routing, security_headers, templating
 from webhooks.auth import access
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -83,6 +83,7 @@ def register_extensions(app: Flask) -> None:
         celery_init_app(app)
     access.init_app(app)
     templating.init_app(app)
+    security_headers.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
