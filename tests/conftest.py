@@ -76,6 +76,8 @@ def config(request, tmp_path, server_database):
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": server_database or f"sqlite:///{tmp_path / 'webhooks.db'}",
         "WTF_CSRF_ENABLED": True,
+        # Hashing a password the production way takes 0.1 s; every test makes an admin.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ALLOWED_NETWORKS": "127.0.0.0/8",
         "DELIVERY_TIMEOUT": 2,
         "QUEUE": queue,

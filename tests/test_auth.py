@@ -5,9 +5,14 @@ from urllib.parse import quote
 
 import pytest
 from flask import url_for
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AuthActions, csrf_token
+from webhooks.auth import views
 from webhooks.auth.access import PUBLIC_ENDPOINTS
+from webhooks.extensions import db
+from webhooks.models import User
 
 GENERIC_LOGIN_ERROR = "Wrong email or password."
 
@@ -79,6 +84,23 @@ def test_wrong_password_and_unknown_email_pages_look_the_same(app):
     )
 
 
+def test_unknown_email_costs_a_password_check_like_a_wrong_password(app, auth, monkeypatch):
+    checked = []
+
+    def recording_check(password_hash, password):
+        checked.append(password_hash)
+        return check_password_hash(password_hash, password)
+
+    monkeypatch.setattr(views, "check_password_hash", recording_check)
+    auth.login(email="nobody@example.com", password="wrong password")
+    dummy = views.unknown_user_hash(app.config["PASSWORD_HASH_METHOD"])
+    assert checked == [dummy]
+    with app.app_context():
+        real_hash = db.session.scalar(select(User.password_hash))
+    # Same algorithm and cost as a real password, so both refusals take as long.
+    assert dummy.split("$")[0] == real_hash.split("$")[0]
+
+
 def test_empty_login_form_shows_errors_and_starts_no_session(client):
     token = csrf_token(client)
     response = client.post("/login", data={"csrf_token": token, "email": "", "password": ""})
@@ -103,6 +125,17 @@ def test_login_follows_next_to_a_page_of_this_site(client, auth, next_path):
         "/\\evil.example",
         "%2F%2Fevil.example",
         "javascript:alert(1)",
+        "https://evil.example/",
+        "///evil.example",
+        "/%5Cevil.example",
+        "%2F%5Cevil.example",
+        "%5C%5Cevil.example",
+        "/%09/evil.example",
+        "%20//evil.example",
+        "%252F%252Fevil.example",
+        "JavaScript:alert(1)",
+        "%6Aavascript:alert(1)",
+        "/%0d%0aSet-Cookie:%20x=1",
     ],
 )
 def test_login_refuses_next_to_another_site(client, auth, next_path):

@@ -7,10 +7,10 @@ from pathlib import Path
 from flask import Flask, redirect, url_for
 
 from webhooks import commands, errors, event_writer, routing, security_headers, templating
-from webhooks.auth import access
+from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
-from webhooks.extensions import csrf, db, login_manager, migrate
+from webhooks.extensions import csrf, db, limiter, login_manager, migrate
 from webhooks.outbox import EventError, dispatch
 from webhooks.version import __version__
 from webhooks.worker import wakeup
@@ -52,6 +52,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     else:
         app.config.from_mapping(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A writer waits up to 30 s for SQLite's lock (another process writing) before the
+        # request fails with 503, unless the settings say otherwise.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config["QUEUE"] not in QUEUES:
         raise ValueError(f"QUEUE must be one of {', '.join(QUEUES)}, not {app.config['QUEUE']!r}")
     if not app.config.get("SECRET_KEY"):
@@ -73,6 +79,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
+    sessions.init_app(app)
+    throttle.init_app(app)
+    limiter.init_app(app)
     csrf.init_app(app)
     pipeline.init_app(app)
     wakeup.init_app(app)

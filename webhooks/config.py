@@ -36,8 +36,27 @@ DEFAULTS = {
     # Largest request body of a form; the events API has its own limit (MAX_EVENT_BYTES).
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # How admin passwords are hashed (a werkzeug method string); the tests use a fast one.
+    "PASSWORD_HASH_METHOD": "scrypt",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # True marks the session cookie Secure always; otherwise it is Secure whenever the request
+    # came over HTTPS.
+    "SESSION_COOKIE_SECURE": False,
+    # Reverse proxies in front of the site whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed (the client address for the login limits, HTTPS for the Secure cookie); 0 trusts
+    # no such header, since any client can send one.
+    "TRUSTED_PROXIES": 0,
+    # Login attempts: all POSTs from one client address, and the failed ones for one email
+    # (known or not). Flask-Limiter syntax, e.g. "10 per minute".
+    "LOGIN_LIMIT_PER_ADDRESS": "10 per minute",
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    # Where the login limits count: memory:// counts in each process; with several processes
+    # use a shared store, e.g. redis://127.0.0.1:6379/1. While that store is unreachable each
+    # process counts in memory.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STRATEGY": "moving-window",
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
 }

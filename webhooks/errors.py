@@ -1,12 +1,18 @@
 """Error pages: a clear page for every failure, never a stack trace."""
 
-from flask import Flask, render_template, request
+import logging
+
+from flask import Flask, g, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from webhooks.api.errors import api_error
 from webhooks.extensions import db
 
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
 # Codes the API documents under another name than the HTTP reason phrase.
 API_CODES = {413: "payload_too_large"}
 
@@ -37,6 +43,29 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=error.code, title=error.name, message=error.description
         ), error.code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """The database cannot be reached, or is locked past the wait: a 503 saying so (and
+        when to try again), with nothing half-written, rather than a 500."""
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:  # the connection is gone; the session is cleared anyway
+            db.session.remove()
+        # Draw the page without touching the database: no signed-in user to look up.
+        g._login_user = AnonymousUserMixin()
+        log.warning("Database unavailable: %s", error.orig.__class__.__name__)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        message = (
+            "The database cannot be reached right now, so nothing was changed. "
+            "Please try again in a few seconds."
+        )
+        if wants_json():
+            return api_error(503, "database_unavailable", message, headers)
+        page = render_template(
+            "errors/error.html", code=503, title="Temporarily unavailable", message=message
+        )
+        return page, 503, headers
 
     @app.errorhandler(500)
     def server_error(error):

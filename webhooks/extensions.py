@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,11 +31,11 @@ class Base(DeclarativeBase):
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """SQLite ignores ON DELETE CASCADE unless each connection turns foreign keys on; WAL lets
-    the site read while the worker writes, and waits for a lock instead of failing at once."""
+    the site read while the worker writes. (How long a writer waits for a lock is the
+    connection's ``timeout``, set in ``webhooks.configure``.)"""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -46,3 +48,6 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to open that page."
 login_manager.login_message_category = "info"
+# Limits only the routes that ask for it (the login form); the client is the TCP peer, or what
+# TRUSTED_PROXIES say it is. Storage and strategy come from the RATELIMIT_* settings.
+limiter = Limiter(key_func=get_remote_address)

@@ -4,8 +4,9 @@ import base64
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, func, text
+from sqlalchemy import ForeignKey, Index, String, Text, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,26 +50,43 @@ def signing_secrets(
     return [secret]
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
+    """An admin. Login sessions carry ``session_token``, not the id (Flask-Login's alternative
+    id): changing the token ends every session of the user, copied cookies included."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    def get_id(self) -> str:
+        return self.session_token
+
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def end_sessions(self) -> None:
+        """Log the user out everywhere: cookies carrying the old token no longer load a user."""
+        self.session_token = new_session_token()
+
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(session_token: str) -> User | None:
+    if not session_token:
         return None
-    return db.session.get(User, int(user_id))
+    return db.session.scalar(select(User).where(User.session_token == session_token))
 
 
 class Webhook(db.Model):
