@@ -17,6 +17,7 @@ from webhooks.tokens import create_token
 from webhooks.worker.policy import Policy
 from webhooks.worker.process import process
 from webhooks.worker.queue import claim_due
+from webhooks.worker.runtime import WorkerPool
 
 DELIVERER_KEY = "webhooks.deliverer"
 
@@ -159,6 +160,16 @@ def received_headers(request) -> dict[str, str]:
 def verify(secret: str, request):
     """The payload, if the request carries a valid Standard Webhooks signature for ``secret``."""
     return SW(secret).verify(request.get_data(as_text=True), received_headers(request))
+
+
+def run_worker(app) -> int:
+    """Send every due delivery, as the worker would; how many were sent."""
+    sent = 0
+    with app.app_context():
+        pool = WorkerPool(app, threads=1)
+        while count := pool.run_once(limit=50):
+            sent += count
+    return sent
 
 
 def wait_until(predicate: Callable[[], object], seconds: float = 5.0, interval: float = 0.01):

@@ -20,13 +20,13 @@ from tests.engine_helpers import (
     assert_api_error,
     bearer,
     post_event,
+    run_worker,
     update_delivery,
     update_webhook,
 )
 from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
-from webhooks.worker.runtime import WorkerPool
 from webhooks.worker.wakeup import register
 
 # The log's deliveries are dated 12 hours apart from here, in id order.
@@ -85,16 +85,6 @@ class Log:
     people: int  # customer_created → /ok
     flaky: int  # customer_created → /broken
     test_send: int  # the delivery of a Send Test Event to shop
-
-
-def run_worker(app) -> int:
-    """Send every due delivery, as the worker would; how many were sent."""
-    sent = 0
-    with app.app_context():
-        pool = WorkerPool(app, threads=1)
-        while count := pool.run_once(limit=50):
-            sent += count
-    return sent
 
 
 @pytest.fixture

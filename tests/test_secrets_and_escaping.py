@@ -5,21 +5,11 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from tests.engine_helpers import api_token, bearer, post_event
+from tests.engine_helpers import api_token, bearer, post_event, run_worker
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook
-from webhooks.worker.runtime import WorkerPool
 
 HOSTILE = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
-
-
-def run_worker(app) -> int:
-    sent = 0
-    with app.app_context():
-        pool = WorkerPool(app, threads=1)
-        while count := pool.run_once(limit=50):
-            sent += count
-    return sent
 
 
 @pytest.fixture

@@ -53,16 +53,27 @@ def live_tokens(connection: Connection, digests: Iterable[str]) -> dict[str, Api
 
     Read with a Core statement rather than an ORM query (the API's hot path); the tokens come
     back detached, as if loaded, so reading them needs no further query."""
+    tokens = _read_live(connection, digests)
+    _note_use(connection, tokens.values())
+    return tokens
+
+
+def _read_live(connection: Connection, digests: Iterable[str]) -> dict[str, ApiToken]:
     rows = connection.execute(_LIVE_TOKENS, {"token_hashes": list(set(digests))}).all()
     tokens = {}
     for row in rows:
         token = ApiToken(**row._asdict())
         make_transient_to_detached(token)
         tokens[token.token_hash] = token
+    return tokens
+
+
+def _note_use(connection: Connection, tokens: Iterable[ApiToken]) -> bool:
+    """Note now as the last use of the tokens last noted over a minute ago; whether any was."""
     now = datetime.now(UTC)
     stale = [
         token
-        for token in tokens.values()
+        for token in tokens
         if token.last_used_at is None or now - as_utc(token.last_used_at) > LAST_USED_PRECISION
     ]
     if stale:
@@ -71,16 +82,18 @@ def live_tokens(connection: Connection, digests: Iterable[str]) -> dict[str, Api
         )
         for token in stale:
             token.last_used_at = now
-    return tokens
+    return bool(stale)
 
 
 def find_token(plain: str) -> ApiToken | None:
-    """The live token with this plain text, its last use noted and committed."""
+    """The live token with this plain text, its last use noted; a commit only when noted."""
     digest = token_digest(plain)
     if digest is None:
         return None
-    token = live_tokens(db.session.connection(), [digest]).get(digest)
-    db.session.commit()
+    connection = db.session.connection()
+    token = _read_live(connection, [digest]).get(digest)
+    if token is not None and _note_use(connection, [token]):
+        db.session.commit()
     return token
 
 
