@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, redirect, url_for
 
-from webhooks import commands, errors, event_writer, routing, security_headers, templating
+from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -76,6 +76,7 @@ def instance_secret_key(path: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     routing.init_app(app)
+    i18n.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
