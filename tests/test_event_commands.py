@@ -150,7 +150,7 @@ def test_send_of_data_over_the_limit_fails_clearly(app, flask, subscribers, tmp_
 def test_send_with_a_too_long_id_fails_clearly(app, flask, subscribers):
     result = flask("events", "send", "payment_received", "{}", "--id", "k" * 256)
 
-    fails_cleanly(result, "`id` must be a string of 1 to 255 characters", exit_code=1)
+    fails_cleanly(result, "`id` must be a string of 1 to 255 characters", exit_code=2)
     assert stored(app) == NOTHING
 
 

@@ -199,6 +199,7 @@ def test_body_is_fixed_when_the_event_is_reported(app, make_webhook):
         ("payment_received", {}, 42, "invalid_id"),
         ("payment_received", {"name": "\ud800"}, None, "invalid_data"),
         ("payment_received", {}, "\ud800", "invalid_id"),
+        ("payment_received", {}, "order\x00paid", "invalid_id"),
     ],
     ids=[
         "unknown-type",
@@ -214,6 +215,7 @@ def test_body_is_fixed_when_the_event_is_reported(app, make_webhook):
         "int-key",
         "data-lone-surrogate",
         "key-lone-surrogate",
+        "key-with-nul",
     ],
 )
 def test_bad_event_is_refused_before_anything_is_written(app, fan_out, event_type, data, key, code):

@@ -94,6 +94,11 @@ def validate(event_type: Any, data: Any, idempotency_key: Any = None) -> str:
         raise EventError(
             "invalid_id", f"`id` must be a string of 1 to {MAX_KEY_LENGTH} characters."
         )
+    if idempotency_key is not None and "\x00" in idempotency_key:
+        # PostgreSQL cannot store a NUL in a text column: the INSERT would fail.
+        raise EventError(
+            "invalid_id", "`id` must not contain NUL characters; the database cannot store them."
+        )
     return _serialise(data, current_app.config["MAX_EVENT_BYTES"])
 
 

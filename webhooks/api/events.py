@@ -3,6 +3,7 @@
 import json
 
 from flask import current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.api.blueprint import bp
 from webhooks.api.inputs import ApiInputError
@@ -46,8 +47,13 @@ def _read_report() -> Report:
             "unsupported_media_type",
             "Send the event as JSON with Content-Type: application/json.",
         )
+    limit = current_app.config["MAX_EVENT_BYTES"]
     try:
         payload = json.loads(request.get_data())
+    except RequestEntityTooLarge as error:
+        raise ApiInputError(
+            413, "payload_too_large", f"The body is larger than the limit of {limit} bytes."
+        ) from error
     except (ValueError, RecursionError) as error:
         raise ApiInputError(400, "invalid_json", f"The body is not valid JSON: {error}") from error
     if not isinstance(payload, dict):
@@ -60,7 +66,8 @@ def _read_report() -> Report:
         raise ApiInputError(422, "missing_data", "`data` is required: a JSON object.")
     event_type, data, key = payload["type"], payload["data"], payload.get("id")
     try:
-        return Report(event_type, data, validate(event_type, data, key), "api", key)
+        data_text = validate(event_type, data, key)
     except EventError as error:
         status = 413 if error.code == "payload_too_large" else 422
         raise ApiInputError(status, error.code, error.message) from error
+    return Report(event_type, data, data_text, "api", key)

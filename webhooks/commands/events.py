@@ -33,7 +33,10 @@ def send_command(event_type: str, data: str | None, data_file, idempotency_key: 
     """
     if (data is None) == (data_file is None):
         raise click.UsageError("Give the payload either as the DATA argument or with --file.")
-    text = data if data is not None else data_file.read()
+    try:
+        text = data if data is not None else data_file.read()
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"not UTF-8 text: {error}", param_hint="--file") from error
     try:
         payload = json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -41,6 +44,8 @@ def send_command(event_type: str, data: str | None, data_file, idempotency_key: 
     try:
         result = dispatch(event_type, payload, idempotency_key=idempotency_key, source="cli")
     except EventError as error:
+        if error.code == "invalid_id":
+            raise click.BadParameter(error.message, param_hint="--id") from error
         raise click.ClickException(error.message) from error
     state = "Stored" if result.created else "Already stored (same --id)"
     click.echo(f"{state}: event {result.event.uid}, {result.deliveries} deliveries queued.")

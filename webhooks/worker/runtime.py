@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from flask import Flask
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
 from webhooks.delivery.sender import SendResult
@@ -26,6 +27,7 @@ log = logging.getLogger("webhooks.worker")
 EXTENSION_KEY = "webhooks.worker"
 PURGE_EVERY = 24 * 3600.0
 ERROR_PAUSE = 1.0
+MAX_ERROR_PAUSE = 5.0
 RECORD_BATCH = 200
 RECORD_DELAY = 0.05
 CLAIM_BATCH = 100
@@ -33,6 +35,21 @@ CLAIM_BATCH = 100
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached, dropped the connection, or stayed locked past the
+    wait: an outage to wait out, not a bug."""
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's error in one line, without the statement (its parameters hold signatures)."""
+    cause = error.orig if error.orig is not None else error
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"
 
 
 class WorkerPool:
@@ -57,6 +74,9 @@ class WorkerPool:
         self._senders: ThreadPoolExecutor | None = None
         self._coordinator: threading.Thread | None = None
         self._next_purge = 0.0
+        self._claimed: list[tuple[int, str]] = []
+        self._outage_since: float | None = None
+        self._error_pause = ERROR_PAUSE
 
     # -- one synchronous round, for tests and tools ------------------------------------------
     def run_once(self, limit: int = 1) -> int:
@@ -124,21 +144,61 @@ class WorkerPool:
                         self._maybe_purge()
                         wanted = self._to_claim()
                         if wanted:
-                            claimed = claim_due(utcnow(), wanted, self.policy.lease)
-                            if claimed:
-                                self._submit(load_jobs(claimed, self.deliverer, utcnow()))
+                            # A claim whose loading failed is loaded once the database is
+                            # back, rather than left to wait for its lease to end.
+                            if not self._claimed:
+                                self._claimed = claim_due(utcnow(), wanted, self.policy.lease)
+                                self._database_reachable()
+                            if self._claimed:
+                                jobs = load_jobs(self._claimed, self.deliverer, utcnow())
+                                self._claimed = []
+                                self._database_reachable()
+                                self._submit(jobs)
                                 continue
                             due_in = seconds_until_due(utcnow())
                             if due_in is not None:
                                 wait = min(due_in, wait)
-                except Exception:
-                    # The database is away: results stay queued (their attempts happened)
-                    # and are written once it is back. Should this process die first, the
-                    # leases run out and the deliveries are sent again.
-                    log.exception("delivery worker error; trying again in %.0f s", ERROR_PAUSE)
-                    db.session.rollback()
-                    wait = ERROR_PAUSE
+                except Exception as error:
+                    wait = self._after_error(error)
                 self._wake.wait(wait)
+
+    def _after_error(self, error: Exception) -> float:
+        """Roll back and return how long to pause. While the database is away, results stay
+        queued (their attempts happened) and are written once it is back; should this process
+        die first, the leases run out and the deliveries are sent again. An outage is logged
+        once when it starts and once when it ends, and its pauses grow to MAX_ERROR_PAUSE;
+        any other error is a bug, logged with its traceback."""
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:  # the connection is gone; a new session starts afresh
+            db.session.remove()
+        if not database_unavailable(error):
+            # A claim that cannot be loaded for another reason is not retried at once: it
+            # would block every other claim. Its lease runs out instead.
+            self._claimed = []
+            log.exception("delivery worker error; trying again in %.0f s", ERROR_PAUSE)
+            return ERROR_PAUSE
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._error_pause = ERROR_PAUSE
+            log.warning(
+                "database unavailable (%s); waiting for it, retrying in %.0f s and then at "
+                "most every %.0f s",
+                _reason(error),
+                ERROR_PAUSE,
+                MAX_ERROR_PAUSE,
+            )
+        else:
+            self._error_pause = min(2 * self._error_pause, MAX_ERROR_PAUSE)
+        return self._error_pause
+
+    def _database_reachable(self) -> None:
+        if self._outage_since is not None:
+            log.info(
+                "database reachable again after %.0f s; resuming",
+                time.monotonic() - self._outage_since,
+            )
+            self._outage_since = None
 
     def _record(self, now: float) -> float | None:
         """Write the results that have arrived, in batches. While attempts are still in
@@ -157,6 +217,7 @@ class WorkerPool:
                 return due_in
             finish(self._unrecorded, self.policy, utcnow())
             self._unrecorded = []
+            self._database_reachable()
 
     def _submit(self, jobs: list[Job]) -> None:
         with self._lock:

@@ -1,0 +1,129 @@
+"""`flask worker` processes of a deployment in a temporary folder, against a SQLite file or a
+database of its own on the WEBHOOKS_TEST_DATABASE_URL server. Shared by the worker-process
+tests and the receiver chaos soak."""
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from tests.conftest import SERVER_URL, database_on_server
+from tests.engine_helpers import wait_until
+from webhooks import create_app, dispatch
+from webhooks.extensions import db
+from webhooks.models import Delivery, Webhook
+
+PROJECT = Path(__file__).resolve().parent.parent
+FLASK = str(PROJECT / ".venv" / "bin" / "flask")
+
+
+@contextmanager
+def own_database(tmp_path: Path) -> Iterator[str]:
+    """A database for one deployment: a SQLite file, or a new database on the test server."""
+    if not SERVER_URL:
+        yield f"sqlite:///{tmp_path / 'w.db'}"
+        return
+    with database_on_server("webhooks_proc") as url:
+        yield url
+
+
+class Instance:
+    """A deployment in a temporary folder: its settings, its database and its workers.
+
+    ``settings`` are WEBHOOKS_<NAME> values on top of the defaults below, for the worker
+    processes and for ``self.app`` alike."""
+
+    def __init__(
+        self, tmp_path: Path, monkeypatch, database_url: str, settings: dict | None = None
+    ) -> None:
+        self.path = tmp_path
+        self.env = {
+            **os.environ,
+            "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": database_url,
+            "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "WEBHOOKS_DELIVERY_TIMEOUT": "2",
+            "WEBHOOKS_WORKER_POLL_INTERVAL": "0.2",
+            **{f"WEBHOOKS_{name}": str(value) for name, value in (settings or {}).items()},
+        }
+        for name, value in self.env.items():
+            if name.startswith("WEBHOOKS_") or name == "DATABASE_URL":
+                monkeypatch.setenv(name, value)
+        self.workers: list[tuple[subprocess.Popen, Path]] = []
+        self.flask("db", "upgrade")
+        self.app = create_app()  # the same settings as the processes, from the environment
+
+    def flask(self, *args: str) -> str:
+        done = subprocess.run(
+            [FLASK, "--app", "wsgi", *args],
+            cwd=PROJECT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start_worker(self, threads: int = 2) -> tuple[subprocess.Popen, Path]:
+        log = self.path / f"worker-{len(self.workers)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [FLASK, "--app", "wsgi", "worker", "--threads", str(threads)],
+                cwd=PROJECT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.workers.append((process, log))
+        wait_until(lambda: "worker started" in log.read_text() or process.poll() is not None, 15)
+        assert process.poll() is None, log.read_text()
+        return process, log
+
+    def kill_all(self) -> None:
+        for process, _log in self.workers:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+    # -- the database, as the web site would write it --------------------------------------
+    def webhook(self, url: str, **fields) -> int:
+        with self.app.app_context():
+            values = {"name": "Receiver", "url": url, "event": "payment_received", **fields}
+            hook = Webhook(**values)
+            db.session.add(hook)
+            db.session.commit()
+            return hook.id
+
+    def report(self, data: dict) -> None:
+        with self.app.app_context():
+            dispatch("payment_received", data)
+
+    def deliveries(self) -> list[dict]:
+        with self.app.app_context():
+            rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+            return [
+                {
+                    "msg_id": row.msg_id,
+                    "status": row.status,
+                    "attempt_count": row.attempt_count,
+                    "lease_token": row.lease_token,
+                    "next_attempt_at": row.next_attempt_at,
+                }
+                for row in rows
+            ]
+
+    def end_leases(self) -> None:
+        """Move every lease's end into the past, as if the lease time had gone by."""
+        with self.app.app_context():
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.lease_token.is_not(None))
+                .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            db.session.commit()
