@@ -1,5 +1,7 @@
 # make run  — set up everything on first use, then serve the admin site with its worker
 # make test — set up everything on first use, then lint and run the whole test suite
+# make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
+#             receivers while workers are killed; not part of `make test`
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +10,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint install db clean
+.PHONY: run test soak lint install db clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,14 @@ $(VENV)/.installed: $(BIN)/activate setup.cfg constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The translations the site serves are compiled from the committed catalogues (.po) on install.
+CATALOGUES   := $(wildcard webhooks/translations/*/LC_MESSAGES/messages.po)
+TRANSLATIONS := $(CATALOGUES:.po=.mo)
+
+webhooks/translations/%/LC_MESSAGES/messages.mo: webhooks/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -d webhooks/translations -l $*
+
+install: $(VENV)/.installed $(TRANSLATIONS)
 
 db: install
 	$(FLASK) db upgrade
@@ -32,6 +41,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+soak: install
+	$(BIN)/pytest -m soak tests/soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

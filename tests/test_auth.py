@@ -38,12 +38,12 @@ def test_login_page_has_email_and_password_fields(client):
     assert 'name="csrf_token"' in page
 
 
-def test_good_login_lands_on_webhook_list(client, auth):
+def test_good_login_lands_on_the_dashboard(client, auth):
     response = auth.login()
     assert response.status_code == 302
-    assert response.headers["Location"] == "/webhooks/"
+    assert response.headers["Location"] == "/"
     assert session_user(client) is not None
-    page = client.get("/webhooks/").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
     assert ADMIN_EMAIL in page
     assert "Log out" in page
 
@@ -51,7 +51,7 @@ def test_good_login_lands_on_webhook_list(client, auth):
 def test_login_ignores_email_case_and_surrounding_spaces(client, auth):
     response = auth.login(email=f"  {ADMIN_EMAIL.upper()} ")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/webhooks/"
+    assert response.headers["Location"] == "/"
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_login_follows_next_to_a_page_of_this_site(client, auth, next_path):
 def test_login_refuses_next_to_another_site(client, auth, next_path):
     response = auth.login(next_path=next_path)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/webhooks/"
+    assert response.headers["Location"] == "/"
     assert session_user(client) is not None
 
 
@@ -155,10 +155,10 @@ def test_protected_page_sends_anonymous_user_to_login_and_back_after_it(client, 
     assert response.headers["Location"] == "/events/"
 
 
-def test_logged_in_user_opening_login_goes_to_webhook_list(admin):
+def test_logged_in_user_opening_login_goes_to_the_dashboard(admin):
     response = admin.get("/login")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/webhooks/"
+    assert response.headers["Location"] == "/"
 
 
 def test_logout_by_get_is_not_allowed_and_keeps_the_session(admin):
@@ -233,7 +233,7 @@ def test_every_page_but_login_sends_anonymous_users_to_login(app):
     endpoints = {endpoint for endpoint, _, _ in routes}
     # The matrix really covers the site; if one of these disappears, the test should be updated.
     assert {
-        "index",
+        "dashboard.index",
         "auth.logout",
         "webhooks.index",
         "webhooks.create",
@@ -252,6 +252,7 @@ def test_a_newly_added_page_is_private_without_extra_code(app):
     assert_every_route_needs_login(app)
 
 
-def test_only_login_static_files_and_health_check_are_public():
+def test_only_login_static_files_health_check_and_language_switch_are_public():
     # Making a page public is a decision this test records; a new route is private by default.
-    assert PUBLIC_ENDPOINTS == {"auth.login", "static", "health.healthz"}
+    # The language switch is offered on the login page; it sets nothing but the session's language.
+    assert PUBLIC_ENDPOINTS == {"auth.login", "static", "health.healthz", "i18n.set_language"}

@@ -89,7 +89,7 @@ def assert_page_lists_every_event(page: str) -> None:
         assert event.description in summary
         pre = re.search(rf'<pre id="payload-{event.slug}">(.*?)</pre>', block, re.S)
         assert pre, f"no payload for {event.slug}"
-        text = html.unescape(pre.group(1))
+        text = html.unescape(re.sub(r"<[^>]+>", "", pre.group(1)))  # highlighted JSON's text
         assert text.startswith('{\n  "type": '), "payload is not pretty-printed"
         payload = json.loads(text)
         assert payload["type"] == event.slug

@@ -46,7 +46,7 @@ def cli(runner, flask_command):
 def can_log_in(app, email: str, password: str) -> bool:
     client = app.test_client()
     response = AuthActions(client).login(email=email, password=password)
-    return response.status_code == 302 and response.headers["Location"] == "/webhooks/"
+    return response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def user_emails(app) -> list[str]:

@@ -233,9 +233,9 @@ def test_list_shows_each_delivery_newest_first(app, admin):
     assert "HTTP 500 Internal Server Error in 8 ms" in rows[failing]
     assert "not attempted yet" in rows[pending]
     # Next retry: only for deliveries that will be tried again.
-    assert "2026-03-10 14:00:00 UTC" in rows[failing]
-    assert "2026-03-10 12:00:00 UTC" in rows[pending].split("</td>")[5]
-    assert "2026-03-10 14:00:00 UTC" not in rows[failed]
+    assert '<time datetime="2026-03-10T14:00:00Z"' in rows[failing]
+    assert '<time datetime="2026-03-10T12:00:00Z"' in rows[pending].split("</td>")[5]
+    assert '<time datetime="2026-03-10T14:00:00Z"' not in rows[failed]
     assert "—" in rows[failed].split("</td>")[5] and "—" in rows[ok].split("</td>")[5]
 
 
@@ -729,9 +729,12 @@ def test_detail_shows_the_delivery_and_every_attempt_newest_first(app, admin):
     assert "<code>msg_fixed</code>" in text_
     assert f'<a href="/webhooks/{webhook_id}/edit">Shop</a>' in text_
     assert "Payment Received" in text_ and "Failing" in text_
-    assert "2026-03-10 13:00:00 UTC" in text_  # next retry
-    # The body, pretty-printed.
-    assert "&#34;type&#34;: &#34;payment_received&#34;," in text_
+    assert '<time datetime="2026-03-10T13:00:00Z"' in text_  # next retry
+    # The body, pretty-printed and highlighted.
+    assert (
+        '<span class="j-key">&#34;type&#34;</span>: <span class="j-str">&#34;payment_received&#34;'
+        "</span>," in text_
+    )
     # Request headers with the signature.
     assert '<th scope="row">webhook-signature</th>' in text_
     assert SIGNED_HEADERS["webhook-signature"] in text_
@@ -964,7 +967,7 @@ def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_i
     assert "&lt;b&gt;got it&lt;/b&gt;" in detail
     assert '<th scope="row">webhook-signature</th>' in detail
     assert f"<code>{msg_id}</code>" in detail
-    assert "&#34;payment_id&#34;: 1" in detail
+    assert '<span class="j-key">&#34;payment_id&#34;</span>: <span class="j-num">1</span>' in detail
     [(request, _)] = receiver.log
     assert request.headers["webhook-id"] == msg_id
 

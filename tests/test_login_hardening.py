@@ -83,7 +83,7 @@ def attempt(app, email, password, address="127.0.0.1", headers=None):
 
 
 def logged_in(response) -> bool:
-    return response.status_code == 302 and response.headers["Location"] == "/webhooks/"
+    return response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def refused(response) -> bool:

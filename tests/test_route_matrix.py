@@ -8,7 +8,9 @@ from tests.conftest import csrf_token
 from tests.engine_helpers import api_token, assert_api_error, bearer
 from webhooks.auth.access import PUBLIC_ENDPOINTS, READ_METHODS
 
-EXPECTED_PUBLIC = {"auth.login", "static", "health.healthz"}
+# The language switch is public so the login page can offer it: a POST with the CSRF token
+# that sets only the session's language (tests/test_i18n.py checks it changes nothing else).
+EXPECTED_PUBLIC = {"auth.login", "static", "health.healthz", "i18n.set_language"}
 
 
 def route_cases(app, *, api: bool) -> list[tuple[str, str, str]]:
@@ -51,9 +53,13 @@ def routes(app):
 def test_the_matrix_sees_the_routes_it_must_cover(app, routes):
     endpoints = {endpoint for _m, _u, endpoint in routes["pages"] + routes["api"]}
     # A few routes of each kind, so an empty or broken enumeration cannot pass quietly.
-    assert {"webhooks.index", "webhooks.create", "deliveries.redeliver", "api.create_event"} <= (
-        endpoints
-    )
+    assert {
+        "dashboard.index",
+        "webhooks.index",
+        "webhooks.create",
+        "deliveries.redeliver",
+        "api.create_event",
+    } <= endpoints
     assert len(routes["pages"]) >= 15
     assert all("<" not in url for _m, url, _e in routes["pages"] + routes["api"])
 
@@ -62,7 +68,7 @@ def test_anonymous_visitors_are_sent_to_log_in_on_every_page(app, routes):
     assert anonymous_let_through(app, routes["pages"]) == []
 
 
-def test_only_the_login_page_static_files_and_health_are_public():
+def test_only_the_login_page_static_files_health_and_the_language_switch_are_public():
     assert PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
 
 

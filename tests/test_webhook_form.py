@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token, post_form
 from webhooks.extensions import db
-from webhooks.models import Webhook
+from webhooks.models import Webhook, as_utc
 
 VALID = {
     "name": "Zapier Integration",
@@ -30,6 +30,11 @@ def field_block(page: str, field_id: str) -> str:
         if f'id="{field_id}"' in block:
             return block
     raise AssertionError(f"no field {field_id!r} on the page")
+
+
+def shown_text(fragment: str) -> str:
+    """The text of highlighted markup, as the browser shows it and Copy copies it."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
 
 
 def input_value(page: str, field_id: str) -> str | None:
@@ -95,7 +100,7 @@ def test_add_page_shows_payload_preview_with_copy_button(admin):
     page = admin.get("/webhooks/new").get_data(as_text=True)
     preview = re.search(r'<pre id="payload-preview"[^>]*>(.*?)</pre>', page, re.S)
     assert preview
-    payload = json.loads(html.unescape(preview.group(1)))
+    payload = json.loads(shown_text(preview.group(1)))
     assert payload["type"] == "payment_received"
     assert 'data-copy-target="payload-preview">Copy</button>' in page
 
@@ -269,15 +274,22 @@ def test_edit_page_shows_test_button_preview_secret_times_and_deliveries(app, ad
     )
     preview = re.search(r'<pre id="payload-preview"[^>]*>(.*?)</pre>', page, re.S)
     assert preview
-    preview_text = html.unescape(preview.group(1))
+    preview_text = shown_text(preview.group(1))
     assert '"type": "payment_received"' in preview_text
     assert '"payment_total"' in preview_text
     assert json.loads(preview_text)["data"]["payment_total"] == "$29.00"
     assert 'data-copy-target="payload-preview">Copy</button>' in page
 
-    time_re = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"
-    assert re.search(rf"<dt>Created</dt><dd>{time_re}</dd>", page)
-    assert re.search(rf"<dt>Updated</dt><dd>{time_re}</dd>", page)
+    # Times: how long ago, in a <time> with the moment, whose title and text give it exactly.
+    for label, moment in (("Created", webhook.created_at), ("Updated", webhook.updated_at)):
+        shown = re.search(
+            rf'<dt>{label}</dt><dd><time datetime="([^"]+)" title="([^"]+ UTC)">([^<]+ ago)</time>'
+            r' <span class="time-exact">\(([^<]+)\)</span></dd>',
+            page,
+        )
+        assert shown, label
+        assert shown.group(1) == as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert shown.group(2) == shown.group(4)
 
     details = re.search(r"<details[^>]*>(.*?)</details>", page, re.S)
     assert details and webhook.secret in details.group(1)
@@ -291,7 +303,7 @@ def test_edit_page_preview_follows_the_webhook_event(admin, make_webhook):
     webhook_id = make_webhook(event="domain_created")
     page = admin.get(f"/webhooks/{webhook_id}/edit").get_data(as_text=True)
     preview = re.search(r'<pre id="payload-preview"[^>]*>(.*?)</pre>', page, re.S)
-    payload = json.loads(html.unescape(preview.group(1)))
+    payload = json.loads(shown_text(preview.group(1)))
     assert payload["type"] == "domain_created"
     assert "domain_domain" in payload["data"]
 

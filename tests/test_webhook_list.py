@@ -63,10 +63,12 @@ def flash_text(page: str) -> str:
     )
 
 
-def test_root_redirects_to_webhook_list(admin):
+def test_root_is_the_dashboard_linking_to_the_webhook_list(admin):
     response = admin.get("/")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/webhooks/"
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<h1>Dashboard</h1>" in page
+    assert '<a href="/webhooks/">Webhooks</a>' in page
 
 
 def test_empty_list_explains_webhooks_and_offers_add_button(admin):

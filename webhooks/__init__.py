@@ -4,7 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 
 from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
 from webhooks.auth import access, sessions, throttle
@@ -101,12 +101,14 @@ def register_blueprints(app: Flask) -> None:
     from webhooks.api import bp as api_bp
     from webhooks.api_docs.views import bp as api_docs_bp
     from webhooks.auth.views import bp as auth_bp
+    from webhooks.dashboard.views import bp as dashboard_bp
     from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp
     from webhooks.health import bp as health_bp
     from webhooks.tokens_admin.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(deliveries_bp, url_prefix="/deliveries")
     app.register_blueprint(events_bp, url_prefix="/events")
@@ -115,4 +117,3 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp, url_prefix="/tokens")
     csrf.exempt(api_bp)
-    app.add_url_rule("/", "index", lambda: redirect(url_for("webhooks.index")))

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -46,7 +47,8 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to open that page."
+login_manager.login_message = lazy_gettext("Please log in to open that page.")
+login_manager.localize_callback = str  # translated when flashed, in the visitor's language
 login_manager.login_message_category = "info"
 # Limits only the routes that ask for it (the login form); the client is the TCP peer, or what
 # TRUSTED_PROXIES say it is. Storage and strategy come from the RATELIMIT_* settings.

@@ -21,19 +21,59 @@
     return Promise.resolve();
   }
 
+  // The same tokens as the server's highlight_json filter: a string (a key when a colon follows),
+  // a literal or a number. Built as text nodes and spans, so nothing is parsed as HTML.
+  var JSON_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|\b(true|false|null)\b|(-?(?:\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|Infinity)|NaN)/g;
+
+  function showJson(pre, text) {
+    var fragment = document.createDocumentFragment();
+    var position = 0;
+    var span = function (className, token) {
+      var node = document.createElement("span");
+      node.className = className;
+      node.textContent = token;
+      fragment.appendChild(node);
+    };
+    text.replace(JSON_TOKEN, function (match, string, colon, literal, number, offset) {
+      fragment.appendChild(document.createTextNode(text.slice(position, offset)));
+      if (string !== undefined && colon !== undefined) {
+        span("j-key", string);
+        fragment.appendChild(document.createTextNode(colon));
+      } else if (string !== undefined) {
+        span("j-str", string);
+      } else if (literal !== undefined) {
+        span("j-lit", literal);
+      } else {
+        span("j-num", number);
+      }
+      position = offset + match.length;
+      return match;
+    });
+    fragment.appendChild(document.createTextNode(text.slice(position)));
+    pre.textContent = "";
+    pre.appendChild(fragment);
+  }
+
   ready(function () {
-    // Copy buttons: data-copy-target names the element whose text is copied.
+    // Copy buttons: data-copy-target names the element whose text is copied (highlighted JSON
+    // included: its spans add no text). What the button then says comes from <body data-…>,
+    // where the page's language put it.
+    var labels = document.body.dataset;
     document.querySelectorAll("[data-copy-target]").forEach(function (button) {
+      var label = button.textContent;
+      var timer = null;
       button.addEventListener("click", function () {
         var target = document.getElementById(button.getAttribute("data-copy-target"));
         if (!target) { return; }
-        var label = button.textContent;
+        var say = function (text) {
+          button.textContent = text;
+          clearTimeout(timer);
+          timer = setTimeout(function () { button.textContent = label; }, 1500);
+        };
         copyText(target.textContent).then(function () {
-          button.textContent = "Copied";
+          say(labels.copiedLabel || label);
         }, function () {
-          button.textContent = "Copy failed";
-        }).then(function () {
-          setTimeout(function () { button.textContent = label; }, 1500);
+          say(labels.copyFailedLabel || label);
         });
       });
     });
@@ -55,7 +95,7 @@
       var updatePreview = function () {
         var format = formatSelect && samples[formatSelect.value] ? formatSelect.value : "standard";
         var byEvent = samples[format] || {};
-        if (eventSelect && byEvent[eventSelect.value]) { preview.textContent = byEvent[eventSelect.value]; }
+        if (eventSelect && byEvent[eventSelect.value]) { showJson(preview, byEvent[eventSelect.value]); }
         if (nameNode && eventSelect) { nameNode.textContent = selectedText(eventSelect); }
         if (formatNode && formatSelect) { formatNode.textContent = selectedText(formatSelect); }
       };
@@ -64,14 +104,35 @@
       });
     }
 
-    // Buttons that start slow work show it and cannot be pressed twice.
-    document.querySelectorAll("button[data-busy-label]").forEach(function (button) {
-      button.form.addEventListener("submit", function (event) {
-        if (button.disabled) { event.preventDefault(); return; }
-        button.textContent = button.getAttribute("data-busy-label");
+    // A form that changes something is sent once: its button is disabled and busy (and says
+    // data-busy-label, e.g. "Sending…", when it has one) until the next page arrives.
+    var busyButtons = [];
+    document.querySelectorAll("form").forEach(function (form) {
+      if ((form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
+      form.addEventListener("submit", function (event) {
+        if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+        var button = event.submitter || form.querySelector("button[type=submit], button:not([type])");
+        form.setAttribute("aria-busy", "true");
+        if (!button) { return; }
+        var busyLabel = button.getAttribute("data-busy-label");
+        button.setAttribute("data-idle-label", button.textContent);
+        if (busyLabel) { button.textContent = busyLabel; }
         button.setAttribute("aria-busy", "true");
+        busyButtons.push(button);
+        // Disabled after this event, or the browser would leave the button's value out of the form.
         setTimeout(function () { button.disabled = true; }, 0);
       });
+    });
+    // Back to a page kept in the browser's cache: its forms work again.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) { return; }
+      busyButtons.forEach(function (button) {
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+        button.textContent = button.getAttribute("data-idle-label");
+        if (button.form) { button.form.removeAttribute("aria-busy"); }
+      });
+      busyButtons = [];
     });
 
     // Webhook filter of the delivery log: suggest matching webhooks as the admin types.

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask_wtf import FlaskForm
+from flask_babel import gettext as _
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -15,9 +15,13 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from webhooks.catalogue import event_choices, get_event
+from webhooks.forms import PostedForm
+from webhooks.i18n import _l
 from webhooks.models import MANUAL, PAYLOAD_FORMATS, Webhook
 
 URL_MAX = 2048
+# The labels of models.PAYLOAD_FORMATS, as the form shows them.
+PAYLOAD_FORMAT_LABELS = {"standard": _l("Standard"), "flat": _l("Flat")}
 
 
 def _strip(value):
@@ -29,84 +33,86 @@ def printable_text(form, field) -> None:
     a surrogate pair (which cannot be written as UTF-8)."""
     value = field.data or ""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError("Remove the control characters (such as tabs or line breaks).")
+        raise ValidationError(_("Remove the control characters (such as tabs or line breaks)."))
     try:
         value.encode()
     except UnicodeEncodeError as error:
-        raise ValidationError("The text contains characters that cannot be stored.") from error
+        raise ValidationError(_("The text contains characters that cannot be stored.")) from error
 
 
 def webhook_url(form, field) -> None:
     """An absolute http(s) URL with a host name and no credentials in it."""
     value = field.data or ""
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError("The URL must not contain spaces or control characters.")
+        raise ValidationError(_("The URL must not contain spaces or control characters."))
     try:
         value.encode()
     except UnicodeEncodeError as error:
-        raise ValidationError("The URL contains characters that cannot be stored.") from error
+        raise ValidationError(_("The URL contains characters that cannot be stored.")) from error
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as error:
-        raise ValidationError(f"This is not a valid URL ({error}).") from error
+        raise ValidationError(_("This is not a valid URL (%(error)s).", error=error)) from error
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError("The URL must start with http:// or https://.")
+        raise ValidationError(_("The URL must start with http:// or https://."))
     if not parts.hostname:
-        raise ValidationError("The URL must include a host name, e.g. https://example.com/hook.")
+        raise ValidationError(_("The URL must include a host name, e.g. https://example.com/hook."))
     if parts.username is not None or parts.password is not None:
         raise ValidationError(
-            "Remove the user name and password from the URL; credentials in URLs leak into logs."
+            _("Remove the user name and password from the URL; credentials in URLs leak into logs.")
         )
     if port == 0:
-        raise ValidationError("The port in the URL is not valid.")
+        raise ValidationError(_("The port in the URL is not valid."))
     try:
         parts.hostname.encode("idna")
     except UnicodeError as error:
-        raise ValidationError("The host name in the URL is not valid.") from error
+        raise ValidationError(_("The host name in the URL is not valid.")) from error
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(PostedForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[
-            InputRequired("Give the webhook a name."),
-            Length(min=2, max=191, message="The name must be 2 to 191 characters long."),
+            InputRequired(_l("Give the webhook a name.")),
+            Length(min=2, max=191, message=_l("The name must be 2 to 191 characters long.")),
             printable_text,
         ],
         filters=[_strip],
-        render_kw={"placeholder": "E.g. Zapier Integration", "maxlength": 191},
+        render_kw={"placeholder": _l("E.g. Zapier Integration"), "maxlength": 191},
     )
     url = URLField(
-        "URL",
+        _l("URL"),
         validators=[
-            InputRequired("Enter the URL that should receive the events."),
-            Length(max=URL_MAX, message=f"The URL can be at most {URL_MAX} characters long."),
+            InputRequired(_l("Enter the URL that should receive the events.")),
+            Length(max=URL_MAX, message=_l("The URL can be at most %(max)d characters long.")),
             webhook_url,
         ],
         filters=[_strip],
         render_kw={"placeholder": "https://example.com/webhooks/receiver", "maxlength": URL_MAX},
-        description="The endpoint that receives the event's payload as a signed JSON POST.",
+        description=_l("The endpoint that receives the event's payload as a signed JSON POST."),
     )
     event = SelectField(
-        "Event",
+        _l("Event"),
         choices=[SelectChoice(slug, name) for slug, name in event_choices()],
         validate_choice=False,
-        description="The event that triggers this webhook.",
+        description=_l("The event that triggers this webhook."),
     )
     payload_format = SelectField(
-        "Payload format",
-        choices=[SelectChoice(value, label) for value, label in PAYLOAD_FORMATS.items()],
+        _l("Payload format"),
+        choices=[SelectChoice(value, PAYLOAD_FORMAT_LABELS[value]) for value in PAYLOAD_FORMATS],
         default="standard",
         validate_choice=False,
-        description=(
+        description=_l(
             'Standard sends the event in an envelope: {"type", "timestamp", "data"}. '
             "Flat sends the data object alone, as the original Ultimate Multisite did, for "
             "receivers built for it. Both are signed the same way."
         ),
     )
-    active = BooleanField("Active", default=True, description="Inactive webhooks receive nothing.")
-    submit = SubmitField("Add New Webhook")
+    active = BooleanField(
+        _l("Active"), default=True, description=_l("Inactive webhooks receive nothing.")
+    )
+    submit = SubmitField(_l("Add New Webhook"))
 
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
         """A webhook with the form's values (the caller adds and commits it): the one way the
@@ -122,23 +128,23 @@ class WebhookForm(FlaskForm):
 
     def validate_event(self, field) -> None:
         if get_event(field.data or "") is None:
-            raise ValidationError("Choose one of the events in the list.")
+            raise ValidationError(_("Choose one of the events in the list."))
 
     def validate_payload_format(self, field) -> None:
         if field.data not in PAYLOAD_FORMATS:
-            raise ValidationError("Choose a payload format: Standard or Flat.")
+            raise ValidationError(_("Choose a payload format: Standard or Flat."))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PostedForm):
     """An empty form: a POST that carries only its CSRF token."""
 
 
-BULK_ACTIONS = {"activate": "Activate", "deactivate": "Deactivate", "delete": "Delete"}
+BULK_ACTIONS = {"activate": _l("Activate"), "deactivate": _l("Deactivate"), "delete": _l("Delete")}
 
 
-class BulkForm(FlaskForm):
+class BulkForm(PostedForm):
     action = SelectField(
-        "Bulk action",
+        _l("Bulk action"),
         choices=[SelectChoice(value, label) for value, label in BULK_ACTIONS.items()],
         validate_choice=False,
     )
@@ -146,4 +152,4 @@ class BulkForm(FlaskForm):
 
     def validate_action(self, field) -> None:
         if field.data not in BULK_ACTIONS:
-            raise ValidationError("Choose a bulk action.")
+            raise ValidationError(_("Choose a bulk action."))

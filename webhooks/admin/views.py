@@ -5,13 +5,17 @@ import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.catalogue import all_events, sample_envelopes
+from webhooks.deliveries.forms import STATUSES
 from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
+from webhooks.i18n import _l
 from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.routing import page_number
 from webhooks.templating import format_time
@@ -30,7 +34,7 @@ SORTS = {
 }
 MAX_BULK = 1000
 # The ?state= filter of the list; the three states do not overlap.
-STATES = {"active": "Active", "inactive": "Inactive", "disabled": "Disabled"}
+STATES = {"active": _l("Active"), "inactive": _l("Inactive"), "disabled": _l("Disabled")}
 STATE_FILTERS = {
     "active": (Webhook.active.is_(True), Webhook.disabled_at.is_(None)),
     "inactive": (Webhook.active.is_(False), Webhook.disabled_at.is_(None)),
@@ -116,7 +120,11 @@ def create():
         db.session.add(webhook)
         db.session.commit()
         flash(
-            f"Webhook “{webhook.name}” added. Send a test event to check the receiver.", "success"
+            _(
+                "Webhook “%(name)s” added. Send a test event to check the receiver.",
+                name=webhook.name,
+            ),
+            "success",
         )
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
     return render_template("webhooks/form.html", form=form, samples=payload_samples())
@@ -126,14 +134,14 @@ def create():
 def edit(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
     form = WebhookForm(obj=webhook)
-    form.submit.label.text = "Save Changes"
+    form.submit.label.text = _("Save Changes")
     if form.validate_on_submit():
         form.populate_obj(webhook)
         if webhook.active and webhook.disabled_at is not None:
             # Ticking "Active" on a disabled webhook re-enables it.
             webhook.enable()
         db.session.commit()
-        flash(f"Webhook “{webhook.name}” saved.", "success")
+        flash(_("Webhook “%(name)s” saved.", name=webhook.name), "success")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
     deliveries = db.session.scalars(
         select(Delivery)
@@ -150,6 +158,7 @@ def edit(webhook_id: int):
         action_form=ConfirmForm(),
         samples=payload_samples(),
         previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
+        statuses=STATUSES,
     )
 
 
@@ -160,11 +169,15 @@ def test(webhook_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     result = send_test_event(webhook)
-    preview = f" Response: {result.body_preview}" if result.body_preview else ""
     if result.ok:
-        flash(f"Test event delivered to {webhook.url}: {result.summary}.{preview}", "success")
+        message = _(
+            "Test event delivered to %(url)s: %(summary)s.", url=webhook.url, summary=result.summary
+        )
     else:
-        flash(f"Test event failed: {result.summary}.{preview}", "error")
+        message = _("Test event failed: %(summary)s.", summary=result.summary)
+    if result.body_preview:
+        message += " " + _("Response: %(body)s", body=result.body_preview)
+    flash(message, "success" if result.ok else "error")
     return redirect(back)
 
 
@@ -177,7 +190,13 @@ def enable(webhook_id: int):
         abort(400)
     webhook.enable()
     db.session.commit()
-    flash(f"Webhook “{webhook.name}” re-enabled: new events are delivered to it again.", "success")
+    flash(
+        _(
+            "Webhook “%(name)s” re-enabled: new events are delivered to it again.",
+            name=webhook.name,
+        ),
+        "success",
+    )
     return redirect(back)
 
 
@@ -191,10 +210,19 @@ def rotate(webhook_id: int):
         webhook.rotate_secret(now)
         db.session.commit()
         flash(
-            f"The signing secret of “{webhook.name}” was rotated. For {overlap_hours()} hours, "
-            f"until {format_time(webhook.previous_secret_expires_at)}, both the old and the new "
-            "secret sign every request: webhook-signature carries two space-separated "
-            "signatures. Switch the receiver to the new secret before then.",
+            ngettext(
+                "The signing secret of “%(name)s” was rotated. For %(num)d hour, until "
+                "%(until)s, both the old and the new secret sign every request: "
+                "webhook-signature carries two space-separated signatures. Switch the receiver "
+                "to the new secret before then.",
+                "The signing secret of “%(name)s” was rotated. For %(num)d hours, until "
+                "%(until)s, both the old and the new secret sign every request: "
+                "webhook-signature carries two space-separated signatures. Switch the receiver "
+                "to the new secret before then.",
+                overlap_hours(),
+                name=webhook.name,
+                until=format_time(webhook.previous_secret_expires_at),
+            ),
             "success",
         )
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
@@ -215,7 +243,7 @@ def delete_one(webhook_id: int):
     if form.validate_on_submit():
         db.session.delete(webhook)
         db.session.commit()
-        flash(f"Webhook “{webhook.name}” deleted.", "success")
+        flash(_("Webhook “%(name)s” deleted.", name=webhook.name), "success")
         return redirect(url_for("webhooks.index"))
     return render_template("webhooks/confirm_delete.html", form=form, webhooks=[webhook])
 
@@ -234,11 +262,11 @@ def bulk():
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(error, "error")
+                flash(str(error), "error")
         return redirect(url_for("webhooks.index"))
     ids = _selected_ids()
     if not ids:
-        flash("Select at least one webhook first.", "error")
+        flash(_("Select at least one webhook first."), "error")
         return redirect(url_for("webhooks.index"))
     action = form.action.data
     if action == "delete" and form.confirmed.data != "yes":
@@ -248,7 +276,7 @@ def bulk():
         )
     if action == "delete":
         count = db.session.execute(delete(Webhook).where(Webhook.id.in_(ids))).rowcount
-        done = "deleted"
+        done = ngettext("%(num)d webhook deleted.", "%(num)d webhooks deleted.", count)
     elif action == "activate":
         webhooks = db.session.scalars(select(Webhook).where(Webhook.id.in_(ids))).all()
         for webhook in webhooks:
@@ -256,12 +284,12 @@ def bulk():
             if not webhook.active or webhook.disabled_at is not None:
                 webhook.enable()
         count = len(webhooks)
-        done = "activated"
+        done = ngettext("%(num)d webhook activated.", "%(num)d webhooks activated.", count)
     else:
         count = db.session.execute(
             update(Webhook).where(Webhook.id.in_(ids)).values(active=False)
         ).rowcount
-        done = "deactivated"
+        done = ngettext("%(num)d webhook deactivated.", "%(num)d webhooks deactivated.", count)
     db.session.commit()
-    flash(f"{count} webhook{'s' if count != 1 else ''} {done}.", "success")
+    flash(done, "success")
     return redirect(url_for("webhooks.index"))

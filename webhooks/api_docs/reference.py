@@ -5,9 +5,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from webhooks.api.openapi_spec import API_PREFIX, JSON, openapi_document
+from webhooks.i18n import or_list
 from webhooks.routing import MAX_ID
 
 SCHEMA_REF = "#/components/schemas/"
@@ -101,30 +103,34 @@ def kind_of(schema: dict[str, Any]) -> Kind:
     for kind in kinds:
         if kind == "array":
             item = kind_of(schema.get("items", {}))
-            words.append(f"list of {item.label}")
+            words.append(_("list of %(item)s", item=item.label))
             link = item.link
         elif kind == "string" and schema.get("format"):
             words.append(f"string ({schema['format']})")
         else:
             words.append(kind)
     choices = tuple(str(value) for value in schema.get("enum", ()))
-    return Kind(" or ".join(words), link=link, choices=choices, notes=limits(schema))
+    return Kind(or_list(words), link=link, choices=choices, notes=limits(schema))
 
 
 def limits(schema: dict[str, Any]) -> tuple[str, ...]:
     notes = []
     low, high = schema.get("minimum"), schema.get("maximum")
     if high is not None and high < MAX_ID:
-        notes.append(f"{low} to {high}" if low is not None else f"at most {high}")
+        notes.append(
+            _("%(low)s to %(high)s", low=low, high=high)
+            if low is not None
+            else _("at most %(high)s", high=high)
+        )
     elif low is not None:
-        notes.append(f"at least {low}")
+        notes.append(_("at least %(low)s", low=low))
     shortest, longest = schema.get("minLength"), schema.get("maxLength")
     if shortest and longest:
-        notes.append(f"{shortest} to {longest} characters")
+        notes.append(_("%(low)s to %(high)s characters", low=shortest, high=longest))
     elif longest:
-        notes.append(f"at most {longest} characters")
+        notes.append(_("at most %(high)s characters", high=longest))
     if "default" in schema:
-        notes.append(f"default {_json_word(schema['default'])}")
+        notes.append(_("default %(value)s", value=_json_word(schema["default"])))
     return tuple(notes)
 
 

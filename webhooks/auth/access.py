@@ -10,7 +10,9 @@ from webhooks.api.errors import api_error
 from webhooks.extensions import login_manager
 from webhooks.tokens import find_token, token_digest
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz"})
+# The language switch is public so the login page can offer it: it only sets the session's
+# language (a POST with the CSRF token) and redirects to a page of this site.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "i18n.set_language"})
 API_BLUEPRINT = "api"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="webhooks"'}

@@ -10,6 +10,7 @@ import math
 import time
 
 from flask import Flask, Response, current_app, g, request
+from flask_babel import ngettext
 from limits import parse_many
 
 from webhooks.extensions import limiter
@@ -43,16 +44,19 @@ def seconds_until_retry() -> int:
     return max(1, math.ceil(current.window.reset_time - time.time()))
 
 
-def in_words(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 def too_many_attempts() -> str:
-    g.login_retry_after = seconds_until_retry()
-    return f"Too many login attempts. Try again in {in_words(g.login_retry_after)}."
+    g.login_retry_after = seconds = seconds_until_retry()
+    if seconds < 60:
+        return ngettext(
+            "Too many login attempts. Try again in %(num)d second.",
+            "Too many login attempts. Try again in %(num)d seconds.",
+            seconds,
+        )
+    return ngettext(
+        "Too many login attempts. Try again in %(num)d minute.",
+        "Too many login attempts. Try again in %(num)d minutes.",
+        math.ceil(seconds / 60),
+    )
 
 
 def add_retry_after(response: Response) -> Response:

@@ -3,6 +3,7 @@
 import functools
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -10,12 +11,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webhooks.auth import throttle
 from webhooks.auth.forms import LoginForm
 from webhooks.extensions import db
+from webhooks.i18n import _l
 from webhooks.models import User
 from webhooks.urls import safe_next
 
 bp = Blueprint("auth", __name__)
 bp.after_request(throttle.add_retry_after)
-LOGIN_FAILED = "Wrong email or password."
+LOGIN_FAILED = _l("Wrong email or password.")
 
 
 @functools.cache
@@ -40,15 +42,15 @@ def authenticate(email: str, password: str) -> User | None:
 @throttle.per_account
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("webhooks.index"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("webhooks.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
         throttle.count_failure()
-        flash(LOGIN_FAILED, "error")
+        flash(str(LOGIN_FAILED), "error")
     return render_template("auth/login.html", form=form)
 
 
@@ -59,5 +61,5 @@ def logout():
     current_user.end_sessions()
     db.session.commit()
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -7,6 +7,8 @@ event means adding one entry to ``events.py`` and nothing else.
 import json
 from datetime import UTC, datetime
 
+from flask_babel import gettext, lazy_gettext
+
 from webhooks.catalogue.events import EVENTS, EventType
 from webhooks.delivery.message import envelope
 
@@ -23,14 +25,15 @@ def get_event(slug: str) -> EventType | None:
 
 
 def event_name(slug: str) -> str:
-    """The human name of an event, or the slug itself for one no longer in the catalogue."""
+    """The human name of an event in the page's language (English in the API), or the slug
+    itself for one no longer in the catalogue."""
     event = _BY_SLUG.get(slug)
-    return event.name if event else slug
+    return gettext(event.name) if event else slug
 
 
 def event_choices() -> list[tuple[str, str]]:
-    """(slug, human name) pairs for a select field."""
-    return [(event.slug, event.name) for event in EVENTS]
+    """(slug, human name) pairs for a select field; each name is translated when shown."""
+    return [(event.slug, lazy_gettext(event.name)) for event in EVENTS]
 
 
 def sample_envelopes() -> dict[str, str]:

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from webhooks.i18n import N_
+
 
 @dataclass(frozen=True)
 class EventType:
+    """An event. ``name`` and ``description`` are English, as the API and the CLI show them;
+    a page shows them translated (``gettext(event.name)``; the catalogue has them)."""
+
     slug: str
     name: str
     description: str
@@ -98,24 +103,24 @@ def _event(slug: str, name: str, description: str, *parts: dict[str, Any]) -> Ev
 EVENTS: tuple[EventType, ...] = (
     _event(
         "payment_received",
-        "Payment Received",
-        "Fired when a customer pays: a first payment, a renewal or an upgrade.",
+        N_("Payment Received"),
+        N_("Fired when a customer pays: a first payment, a renewal or an upgrade."),
         PAYMENT,
         MEMBERSHIP,
         CUSTOMER,
     ),
     _event(
         "site_published",
-        "Site Published",
-        "Fired when a new site is created and published on the network.",
+        N_("Site Published"),
+        N_("Fired when a new site is created and published on the network."),
         SITE,
         CUSTOMER,
         MEMBERSHIP,
     ),
     _event(
         "confirm_email_address",
-        "Email Verification Needed",
-        "Fired when a customer signs up and has to confirm their email address.",
+        N_("Email Verification Needed"),
+        N_("Fired when a customer signs up and has to confirm their email address."),
         {
             "verification_link": "https://network.example.com/?email-verification-key=3f9a2b7c&customer=42"
         },
@@ -123,8 +128,8 @@ EVENTS: tuple[EventType, ...] = (
     ),
     _event(
         "domain_created",
-        "New Domain Mapping Added",
-        "Fired when a custom domain is mapped to a site.",
+        N_("New Domain Mapping Added"),
+        N_("Fired when a custom domain is mapped to a site."),
         DOMAIN,
         SITE,
         MEMBERSHIP,
@@ -132,8 +137,8 @@ EVENTS: tuple[EventType, ...] = (
     ),
     _event(
         "renewal_payment_created",
-        "Renewal Payment Created",
-        "Fired when a renewal payment is created for a membership that is paid manually.",
+        N_("Renewal Payment Created"),
+        N_("Fired when a renewal payment is created for a membership that is paid manually."),
         {"default_payment_url": "https://network.example.com/login/?payment=PAY-2C81D0"},
         PAYMENT,
         MEMBERSHIP,
@@ -141,8 +146,8 @@ EVENTS: tuple[EventType, ...] = (
     ),
     _event(
         "invoice_sent",
-        "Invoice Sent",
-        "Fired when an invoice for a pending payment is sent to a customer.",
+        N_("Invoice Sent"),
+        N_("Fired when an invoice for a pending payment is sent to a customer."),
         {
             "payment_url": "https://network.example.com/login/?payment=PAY-2C81D0",
             "invoice_message": "Here is your invoice for the Premium plan.",
@@ -152,23 +157,26 @@ EVENTS: tuple[EventType, ...] = (
     ),
     _event(
         "payment_failed",
-        "Recurring Payment Failed",
-        "Fired when the gateway reports that a recurring payment could not be charged.",
+        N_("Recurring Payment Failed"),
+        N_("Fired when the gateway reports that a recurring payment could not be charged."),
         MEMBERSHIP,
         CUSTOMER,
         {"payment_gateway": "stripe"},
     ),
     _event(
         "membership_expired",
-        "Membership Expired",
-        "Fired when a membership reaches its expiration date without being renewed.",
+        N_("Membership Expired"),
+        N_("Fired when a membership reaches its expiration date without being renewed."),
         MEMBERSHIP,
         CUSTOMER,
     ),
     _event(
         "demo_site_expiring",
-        "Demo Site Expiring",
-        "Fired shortly before a demo site expires, so the customer can be reminded to convert it.",
+        N_("Demo Site Expiring"),
+        N_(
+            "Fired shortly before a demo site expires, so the customer can be reminded to "
+            "convert it."
+        ),
         SITE,
         MEMBERSHIP,
         CUSTOMER,
@@ -179,42 +187,53 @@ EVENTS: tuple[EventType, ...] = (
             "site_url": "https://examplesite.dev",
         },
     ),
-    _event("customer_created", "Customer Created", "Fired when a new customer is added.", CUSTOMER),
     _event(
-        "customer_updated", "Customer Updated", "Fired when a customer's details change.", CUSTOMER
+        "customer_created",
+        N_("Customer Created"),
+        N_("Fired when a new customer is added."),
+        CUSTOMER,
+    ),
+    _event(
+        "customer_updated",
+        N_("Customer Updated"),
+        N_("Fired when a customer's details change."),
+        CUSTOMER,
     ),
     _event(
         "membership_created",
-        "Membership Created",
-        "Fired when a new membership is added.",
+        N_("Membership Created"),
+        N_("Fired when a new membership is added."),
         MEMBERSHIP,
         CUSTOMER,
     ),
     _event(
         "membership_updated",
-        "Membership Updated",
-        "Fired when a membership changes: status, plan, amount or expiration.",
+        N_("Membership Updated"),
+        N_("Fired when a membership changes: status, plan, amount or expiration."),
         MEMBERSHIP,
         CUSTOMER,
     ),
     _event(
         "payment_created",
-        "Payment Created",
-        "Fired when a new payment record is added.",
+        N_("Payment Created"),
+        N_("Fired when a new payment record is added."),
         PAYMENT,
         CUSTOMER,
     ),
     _event(
         "payment_updated",
-        "Payment Updated",
-        "Fired when a payment changes, for example from pending to completed or refunded.",
+        N_("Payment Updated"),
+        N_("Fired when a payment changes, for example from pending to completed or refunded."),
         PAYMENT,
         CUSTOMER,
     ),
     _event(
         "webhook_disabled",
-        "Webhook Disabled",
-        "Fired when a webhook is disabled because its receiver kept failing or answered 410 Gone.",
+        N_("Webhook Disabled"),
+        N_(
+            "Fired when a webhook is disabled because its receiver kept failing or answered "
+            "410 Gone."
+        ),
         {
             "webhook_id": 12,
             "webhook_name": "Zapier Integration",

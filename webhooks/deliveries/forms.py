@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, date
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -16,19 +17,20 @@ from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import HiddenInput
 
 from webhooks.admin.forms import ConfirmForm
-from webhooks.catalogue import all_events, get_event
+from webhooks.catalogue import event_choices, get_event
 from webhooks.deliveries.queries import Filters
+from webhooks.i18n import _l
 from webhooks.routing import MAX_ID
 
 __all__ = ["STATUSES", "ConfirmForm", "FilterForm", "RecoverForm", "parse_id"]
 
 # Every state a delivery can be in, with the label the screens show.
 STATUSES = {
-    "pending": "Pending",
-    "succeeded": "Succeeded",
-    "failing": "Failing",
-    "failed": "Failed",
-    "test": "Test",
+    "pending": _l("Pending"),
+    "succeeded": _l("Succeeded"),
+    "failing": _l("Failing"),
+    "failed": _l("Failed"),
+    "test": _l("Test"),
 }
 NOTE_VALUE_MAX = 40
 WEBHOOK_TEXT_MAX = 240  # a name (191) and " (#id)"
@@ -63,24 +65,28 @@ class FilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(
-        "Status",
-        choices=[SelectChoice("", "Any status")]
+        _l("Status"),
+        choices=[SelectChoice("", _l("Any status"))]
         + [SelectChoice(value, label) for value, label in STATUSES.items()],
         validate_choice=False,
     )
     event = SelectField(
-        "Event",
-        choices=[SelectChoice("", "Any event")]
-        + [SelectChoice(event.slug, event.name) for event in all_events()],
+        _l("Event"),
+        choices=[SelectChoice("", _l("Any event"))]
+        + [SelectChoice(slug, name) for slug, name in event_choices()],
         validate_choice=False,
     )
     webhook = StringField(
-        "Webhook",
-        description="Name or #id",
-        render_kw={"placeholder": "Any webhook", "autocomplete": "off", "spellcheck": "false"},
+        _l("Webhook"),
+        description=_l("Name or #id"),
+        render_kw={
+            "placeholder": _l("Any webhook"),
+            "autocomplete": "off",
+            "spellcheck": "false",
+        },
     )
-    date_from = DateField("From", name="from", description="UTC day")
-    date_to = DateField("To", name="to", description="UTC day, included")
+    date_from = DateField(_l("From"), name="from", description=_l("UTC day"))
+    date_to = DateField(_l("To"), name="to", description=_l("UTC day, included"))
 
     def show_webhook(self, webhook_id: int, name: str) -> None:
         self.webhook.data = webhook_label(webhook_id, name)
@@ -93,14 +99,21 @@ class FilterForm(FlaskForm):
         status = self.status.data or ""
         if status and status not in STATUSES:
             notes.append(
-                f"Ignored the status {_quoted(status)}: choose one of " + ", ".join(STATUSES) + "."
+                _(
+                    "Ignored the status %(status)s: choose one of %(choices)s.",
+                    status=_quoted(status),
+                    choices=", ".join(STATUSES),
+                )
             )
             self.status.data = status = ""
 
         event = self.event.data or ""
         if event and get_event(event) is None:
             notes.append(
-                f"Ignored the event {_quoted(event)}: it is not an event in the catalogue."
+                _(
+                    "Ignored the event %(event)s: it is not an event in the catalogue.",
+                    event=_quoted(event),
+                )
             )
             self.event.data = event = ""
 
@@ -112,7 +125,12 @@ class FilterForm(FlaskForm):
             raw_id = labelled.group(1) if labelled else webhook_raw.removeprefix("#")
             webhook_id = parse_id(raw_id)
             if webhook_id is None:
-                notes.append(f"Ignored the webhook {_quoted(webhook_raw)}: it is not a webhook id.")
+                notes.append(
+                    _(
+                        "Ignored the webhook %(webhook)s: it is not a webhook id.",
+                        webhook=_quoted(webhook_raw),
+                    )
+                )
                 self.webhook.data = ""
         elif webhook_raw:
             webhook_name = webhook_raw
@@ -122,13 +140,22 @@ class FilterForm(FlaskForm):
             if field.errors:
                 raw = " ".join(field.raw_data or []).strip()
                 if raw:  # an empty date input is simply no filter
+                    shown = _quoted(raw)
                     notes.append(
-                        f"Ignored the “{label}” date {_quoted(raw)}: use a date such as 2026-05-31."
+                        _(
+                            "Ignored the “from” date %(date)s: use a date such as 2026-05-31.",
+                            date=shown,
+                        )
+                        if label == "from"
+                        else _(
+                            "Ignored the “to” date %(date)s: use a date such as 2026-05-31.",
+                            date=shown,
+                        )
                     )
                 field.data, field.raw_data = None, []
             days[label] = field.data
         if days["from"] and days["to"] and days["to"] < days["from"]:
-            notes.append("The “to” date is before the “from” date, so no delivery can match.")
+            notes.append(_("The “to” date is before the “from” date, so no delivery can match."))
 
         filters = Filters(
             status=status or None,
@@ -148,21 +175,21 @@ class RecoverForm(FlaskForm):
     """Re-queue every failed delivery of one webhook created since a moment (UTC)."""
 
     webhook_id = IntegerField(
-        "Webhook",
+        _l("Webhook"),
         widget=HiddenInput(),
         validators=[
-            InputRequired("Choose the webhook whose failed deliveries should be retried."),
-            NumberRange(min=1, max=MAX_ID, message="That is not a webhook id."),
+            InputRequired(_l("Choose the webhook whose failed deliveries should be retried.")),
+            NumberRange(min=1, max=MAX_ID, message=_l("That is not a webhook id.")),
         ],
-        invalid_value_message="That is not a webhook id.",
+        invalid_value_message=_l("That is not a webhook id."),
     )
     since = DateTimeLocalField(
-        "Retry all failed since",
+        _l("Retry all failed since"),
         tz=UTC,
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         validators=[
-            InputRequired("Enter the date and time (UTC) to retry failed deliveries from.")
+            InputRequired(_l("Enter the date and time (UTC) to retry failed deliveries from."))
         ],
-        invalid_value_message="Enter the date and time as YYYY-MM-DD HH:MM (UTC).",
-        description="UTC. Failed deliveries created at or after this moment are sent again.",
+        invalid_value_message=_l("Enter the date and time as YYYY-MM-DD HH:MM (UTC)."),
+        description=_l("UTC. Failed deliveries created at or after this moment are sent again."),
     )

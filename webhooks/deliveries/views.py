@@ -20,6 +20,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from webhooks.deliveries.forms import (
@@ -106,8 +108,11 @@ def resolve_webhook(filters: Filters, notes: list[str]) -> tuple[Filters, Webhoo
         choice.webhook = db.session.get(Webhook, filters.webhook_id)
         if choice.webhook is None:
             notes.append(
-                f"Ignored the webhook #{filters.webhook_id}: there is no webhook with that id; "
-                "it may have been deleted."
+                _(
+                    "Ignored the webhook #%(id)s: there is no webhook with that id; "
+                    "it may have been deleted.",
+                    id=filters.webhook_id,
+                )
             )
             filters = replace(filters, webhook_id=None)
         return filters, choice
@@ -127,13 +132,28 @@ def resolve_webhook(filters: Filters, notes: list[str]) -> tuple[Filters, Webhoo
         return replace(filters, webhook_id=found[0][0]), choice
     shown = name if len(name) <= 40 else name[:39] + "…"
     if not found:
-        notes.append(f"Ignored the webhook “{shown}”: no webhook's name contains it.")
+        notes.append(
+            _("Ignored the webhook “%(text)s”: no webhook's name contains it.", text=shown)
+        )
         return filters, choice
     choice.matches, choice.more = found[:WEBHOOK_MATCHES_MAX], len(found) > WEBHOOK_MATCHES_MAX
-    notes.append(
-        f"Ignored the webhook “{shown}”: {'more than ' if choice.more else ''}"
-        f"{len(choice.matches)} webhooks' names contain it. Choose one below."
-    )
+    if choice.more:
+        note = ngettext(
+            "Ignored the webhook “%(text)s”: more than %(num)d webhook's name contains it. "
+            "Choose one below.",
+            "Ignored the webhook “%(text)s”: more than %(num)d webhooks' names contain it. "
+            "Choose one below.",
+            len(choice.matches),
+            text=shown,
+        )
+    else:
+        note = ngettext(
+            "Ignored the webhook “%(text)s”: %(num)d webhook's name contains it. Choose one below.",
+            "Ignored the webhook “%(text)s”: %(num)d webhooks' names contain it. Choose one below.",
+            len(choice.matches),
+            text=shown,
+        )
+    notes.append(note)
     return filters, choice
 
 
@@ -157,14 +177,18 @@ def read_cursor() -> Cursor:
         value = parse_id(raw)
         if value is None:
             shown = raw if len(raw) <= 20 else raw[:19] + "…"
+            argument = f"{name}={shown}"
             cursor.notes.append(
-                f"Ignored “{name}={shown}”: it is not a delivery id, so the newest deliveries "
-                "are shown."
+                _(
+                    "Ignored “%(argument)s”: it is not a delivery id, so the newest deliveries "
+                    "are shown.",
+                    argument=argument,
+                )
             )
         else:
             setattr(cursor, name, value)
     if cursor.before is not None and cursor.after is not None:
-        cursor.notes.append("Ignored “after”: a page is either before or after a delivery.")
+        cursor.notes.append(_("Ignored “after”: a page is either before or after a delivery."))
         cursor.after = None
     return cursor
 
@@ -257,16 +281,6 @@ def webhook_options():
     )
 
 
-def pretty_json(text: str | None) -> str | None:
-    """JSON indented for reading, or the text as it is when it is not JSON."""
-    if text is None:
-        return None
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        return text
-
-
 def header_pairs(text: str | None) -> list[tuple[str, str]] | None:
     """Stored headers (a JSON object) as (name, value) pairs; None when they are not that."""
     if not text:
@@ -288,8 +302,6 @@ def detail(delivery_id: int):
         "deliveries/detail.html",
         delivery=delivery,
         attempts=attempts,
-        body=pretty_json(delivery.body),
-        pretty_json=pretty_json,
         header_pairs=header_pairs,
         action_form=ConfirmForm(),
         statuses=STATUSES,
@@ -306,15 +318,21 @@ def redeliver(delivery_id: int):
     refusal = redelivery_refusal(delivery)
     if refusal == "test":
         flash(
-            "Test sends are not redelivered. To send another, use Send Test Event on the "
-            f"page of the webhook “{delivery.webhook.name}”.",
+            _(
+                "Test sends are not redelivered. To send another, use Send Test Event on the "
+                "page of the webhook “%(name)s”.",
+                name=delivery.webhook.name,
+            ),
             "error",
         )
         return redirect(back)
     if refusal == "inactive":
         flash(
-            f"The webhook “{delivery.webhook.name}” is inactive, so nothing would be sent. "
-            "Activate it on its page first, then redeliver.",
+            _(
+                "The webhook “%(name)s” is inactive, so nothing would be sent. "
+                "Activate it on its page first, then redeliver.",
+                name=delivery.webhook.name,
+            ),
             "error",
         )
         return redirect(back)
@@ -322,8 +340,12 @@ def redeliver(delivery_id: int):
     db.session.commit()
     notify_new_work([delivery.id])
     flash(
-        f"Redelivery queued: message {delivery.msg_id} will be sent again to "
-        f"{delivery.webhook.url} with the same webhook-id, so the receiver can recognise it.",
+        _(
+            "Redelivery queued: message %(msg_id)s will be sent again to %(url)s with the same "
+            "webhook-id, so the receiver can recognise it.",
+            msg_id=delivery.msg_id,
+            url=delivery.webhook.url,
+        ),
         "success",
     )
     return redirect(back)
@@ -337,16 +359,19 @@ def recover():
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(error, "error")
+                flash(str(error), "error")
         return redirect(back or url_for("deliveries.index"))
     webhook = db.session.get(Webhook, form.webhook_id.data)
     if webhook is None:
-        flash("There is no webhook with that id; it may have been deleted.", "error")
+        flash(_("There is no webhook with that id; it may have been deleted."), "error")
         return redirect(url_for("deliveries.index"))
     if not webhook.active:
         flash(
-            f"The webhook “{webhook.name}” is inactive, so nothing would be sent. "
-            "Activate it on its page first, then retry the failed deliveries.",
+            _(
+                "The webhook “%(name)s” is inactive, so nothing would be sent. "
+                "Activate it on its page first, then retry the failed deliveries.",
+                name=webhook.name,
+            ),
             "error",
         )
         return redirect(back)
@@ -357,10 +382,22 @@ def recover():
     if count:
         notify_new_work()
         flash(
-            f"{count} failed deliver{'y' if count == 1 else 'ies'} of “{webhook.name}” since "
-            f"{when} queued for redelivery.",
+            ngettext(
+                "%(num)d failed delivery of “%(name)s” since %(when)s queued for redelivery.",
+                "%(num)d failed deliveries of “%(name)s” since %(when)s queued for redelivery.",
+                count,
+                name=webhook.name,
+                when=when,
+            ),
             "success",
         )
     else:
-        flash(f"No failed deliveries of “{webhook.name}” since {when}; nothing was queued.", "info")
+        flash(
+            _(
+                "No failed deliveries of “%(name)s” since %(when)s; nothing was queued.",
+                name=webhook.name,
+                when=when,
+            ),
+            "info",
+        )
     return redirect(back)

@@ -2,13 +2,14 @@
 POST returns, and never put into a flash or a URL), and revoke one."""
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.routing import page_number
-from webhooks.tokens import SCOPES, create_token, revoke
-from webhooks.tokens_admin.forms import ConfirmForm, TokenForm
+from webhooks.tokens import create_token, revoke
+from webhooks.tokens_admin.forms import SCOPE_LABELS, ConfirmForm, TokenForm
 
 bp = Blueprint("tokens_admin", __name__)
 
@@ -18,7 +19,7 @@ PER_PAGE = 20
 def get_token_or_404(token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        abort(404, description="There is no API token with that id.")
+        abort(404, description=_("There is no API token with that id."))
     return token
 
 
@@ -37,7 +38,9 @@ def index():
         db.session.commit()
         return _no_store(
             make_response(
-                render_template("tokens/created.html", token=token, plain=plain, scopes=SCOPES)
+                render_template(
+                    "tokens/created.html", token=token, plain=plain, scopes=SCOPE_LABELS
+                )
             )
         )
     page = db.paginate(
@@ -47,7 +50,7 @@ def index():
         max_per_page=100,
         error_out=False,
     )
-    return render_template("tokens/index.html", form=form, page=page, scopes=SCOPES)
+    return render_template("tokens/index.html", form=form, page=page, scopes=SCOPE_LABELS)
 
 
 @bp.route("/<id:token_id>/revoke", methods=["GET", "POST"])
@@ -59,11 +62,24 @@ def revoke_one(token_id: int):
             revoke(token)
             db.session.commit()
             flash(
-                f"Token “{token.name}” ({token.prefix}…) revoked: clients using it get "
-                "401 Unauthorized from now on.",
+                _(
+                    "Token “%(name)s” (%(prefix)s…) revoked: clients using it get "
+                    "401 Unauthorized from now on.",
+                    name=token.name,
+                    prefix=token.prefix,
+                ),
                 "success",
             )
         else:
-            flash(f"Token “{token.name}” ({token.prefix}…) was already revoked.", "info")
+            flash(
+                _(
+                    "Token “%(name)s” (%(prefix)s…) was already revoked.",
+                    name=token.name,
+                    prefix=token.prefix,
+                ),
+                "info",
+            )
         return redirect(url_for("tokens_admin.index"))
-    return render_template("tokens/confirm_revoke.html", form=form, token=token, scopes=SCOPES)
+    return render_template(
+        "tokens/confirm_revoke.html", form=form, token=token, scopes=SCOPE_LABELS
+    )
