@@ -20,7 +20,8 @@ from sqlalchemy import select
 from tests.conftest import unused_port
 from tests.engine_helpers import Script, verify, wait_until
 from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
-from tests.test_worker_process import Instance, kill_mid_send, own_database, terminate
+from tests.test_worker_process import kill_mid_send, terminate
+from tests.worker_processes import Instance, own_database
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook

@@ -34,7 +34,7 @@ from tests.engine_helpers import (
     wait_until,
     webhook_values,
 )
-from tests.worker_processes import Instance, own_database
+from tests.worker_processes import deployment
 from webhooks import dispatch
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery
@@ -194,14 +194,8 @@ def test_send_test_event_keeps_only_the_start_of_a_100_mb_answer(
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    with own_database(tmp_path) as database_url:
-        deployment = Instance(tmp_path, monkeypatch, database_url)
-        try:
-            yield deployment
-        finally:
-            deployment.kill_all()
-            with deployment.app.app_context():
-                db.engine.dispose()
+    with deployment(tmp_path, monkeypatch) as made:
+        yield made
 
 
 def test_worker_keeps_only_the_start_of_two_100_mb_answers(instance, huge_receiver):

@@ -15,20 +15,13 @@ import pytest
 from werkzeug import Response
 
 from tests.engine_helpers import Script, wait_until
-from tests.worker_processes import Instance, own_database
-from webhooks.extensions import db
+from tests.worker_processes import deployment
 
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    with own_database(tmp_path) as database_url:
-        deployment = Instance(tmp_path, monkeypatch, database_url)
-        try:
-            yield deployment
-        finally:
-            deployment.kill_all()
-            with deployment.app.app_context():
-                db.engine.dispose()
+    with deployment(tmp_path, monkeypatch) as made:
+        yield made
 
 
 def terminate(process: subprocess.Popen, seconds: float = 10) -> int:

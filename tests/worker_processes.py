@@ -127,3 +127,18 @@ class Instance:
                 .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
             )
             db.session.commit()
+
+
+@contextmanager
+def deployment(tmp_path: Path, monkeypatch, settings: dict | None = None) -> Iterator[Instance]:
+    """An Instance on a database of its own; its workers are killed and its connections
+    closed at the end."""
+    with own_database(tmp_path) as database_url:
+        instance = Instance(tmp_path, monkeypatch, database_url, settings)
+        try:
+            yield instance
+        finally:
+            instance.kill_all()
+            with instance.app.app_context():
+                db.session.remove()
+                db.engine.dispose()

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tests.engine_helpers import api_token, bearer, wait_until
 from tests.soak.receiver import CLOSED, ERROR, OK, STALL, ChaosReceiver, run_outages
-from tests.worker_processes import Instance, own_database
+from tests.worker_processes import deployment
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Event, Webhook
 
@@ -58,15 +58,8 @@ SETTINGS = {
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    with own_database(tmp_path) as database_url:
-        deployment = Instance(tmp_path, monkeypatch, database_url, SETTINGS)
-        try:
-            yield deployment
-        finally:
-            deployment.kill_all()
-            with deployment.app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    with deployment(tmp_path, monkeypatch, SETTINGS) as made:
+        yield made
 
 
 @pytest.fixture
