@@ -21,12 +21,12 @@ logconfig_dict = {
 
 
 def post_worker_init(worker):
-    from webhooks.worker.runtime import start_embedded
+    from webhooks.worker.engine import start_embedded
 
     start_embedded(worker.wsgi)
 
 
 def worker_exit(server, worker):
-    from webhooks.worker.runtime import stop_embedded
+    from webhooks.worker.engine import stop_embedded
 
     stop_embedded(worker.wsgi)

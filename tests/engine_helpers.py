@@ -11,16 +11,15 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook as SW
 from werkzeug import Response
 
+from webhooks import lifecycle
+from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
+from webhooks.delivery.result import SendResult
 from webhooks.extensions import db
 from webhooks.models import ApiToken, Attempt, Delivery, Event, Webhook, as_utc
 from webhooks.tokens import create_token
+from webhooks.worker.claims import Claim
+from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.policy import Policy
-from webhooks.worker.process import process
-from webhooks.worker.queue import claim_due
-from webhooks.worker.runtime import WorkerPool
-
-DELIVERER_KEY = "webhooks.deliverer"
-
 
 # ---------------------------------------------------------------- API
 
@@ -126,6 +125,9 @@ def webhook_values(app, webhook_id: int) -> dict:
             "disabled_at": hook.disabled_at,
             "disabled_reason": hook.disabled_reason,
             "last_delivery_ok": hook.last_delivery_ok,
+            "consecutive_failures": hook.consecutive_failures,
+            "down_since": as_utc(hook.down_since) if hook.down_since else None,
+            "next_probe_at": as_utc(hook.next_probe_at) if hook.next_probe_at else None,
         }
 
 
@@ -166,10 +168,23 @@ def run_worker(app) -> int:
     """Send every due delivery, as the worker would; how many were sent."""
     sent = 0
     with app.app_context():
-        pool = WorkerPool(app, threads=1)
-        while count := pool.run_once(limit=50):
+        dispatcher = Dispatcher(app, concurrency=1)
+        while count := dispatcher.run_once(limit=50):
             sent += count
     return sent
+
+
+class WakeFlag(threading.Event):
+    """Set when the app's engine is told of new work, as a dispatcher would be woken."""
+
+    def wake(self) -> None:
+        self.set()
+
+
+def wake_flag(app) -> WakeFlag:
+    flag = WakeFlag()
+    app.extensions["webhooks.engine"].attach(flag)
+    return flag
 
 
 def wait_until(predicate: Callable[[], object], seconds: float = 5.0, interval: float = 0.01):
@@ -209,17 +224,29 @@ def policy_of(app) -> Policy:
     return Policy.from_config(app.config)
 
 
-def claim(app, now: datetime, limit: int = 100) -> list[tuple[int, str]]:
+def claim(app, now: datetime, limit: int = 100) -> list[Claim]:
     with app.app_context():
-        return claim_due(now, limit, policy_of(app).lease)
+        return lifecycle.claim(now, limit, policy_of(app))
 
 
-def run_claimed(app, claimed, clock: Callable[[], datetime]) -> list:
-    """Process claimed deliveries as a worker thread would, with the given clock."""
+def run_claimed(
+    app, claimed: list[Claim], clock: Callable[[], datetime]
+) -> list[SendResult | None]:
+    """Attempt claimed deliveries one by one as a worker would, with the given clock; None for
+    one that was not sent (its claim is no longer the worker's)."""
+    results: list[SendResult | None] = []
     with app.app_context():
         deliverer = app.extensions[DELIVERER_KEY]
         policy = policy_of(app)
-        return [process(i, token, deliverer, policy, clock=clock) for i, token in claimed]
+        for one in claimed:
+            jobs = lifecycle.load([one], deliverer, clock())
+            if not jobs:
+                results.append(None)
+                continue
+            result = deliverer.attempt_now(jobs[0].prepared)
+            lifecycle.record([(jobs[0], result)], policy, clock())
+            results.append(result)
+    return results
 
 
 def work(app, clock: FakeClock, limit: int = 100) -> list:

@@ -23,11 +23,11 @@ from tests.engine_helpers import (
     run_worker,
     update_delivery,
     update_webhook,
+    wake_flag,
 )
-from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
+from webhooks.lifecycle import send_test_event
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
-from webhooks.worker.wakeup import register
 
 # The log's deliveries are dated 12 hours apart from here, in id order.
 BASE_TIME = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -525,7 +525,7 @@ def test_redeliver_sends_the_same_message_again(app, client, token, receiver, lo
     sent_before = [request.headers["webhook-id"] for request, _ in receiver.log]
     assert sent_before.count(before["msg_id"]) == 1
     with app.app_context():
-        flag = register(app)
+        flag = wake_flag(app)
     started = datetime.now(UTC)
 
     response = post(client, token, f"/deliveries/{delivered}/redeliver")
@@ -590,7 +590,7 @@ def test_retry_failed_requeues_only_that_webhooks_failed_deliveries_since_then(
     update_delivery(app, test_send, status="failed")
     before = {found["id"]: found for found in rows(app)}
     with app.app_context():
-        flag = register(app)
+        flag = wake_flag(app)
 
     response = post(
         client,

@@ -40,6 +40,10 @@ WEBHOOK_KEYS = {
     "disabled_at",
     "disabled_reason",
     "failing_since",
+    "max_in_flight",
+    "rate_limit",
+    "receiver_down_since",
+    "next_probe_at",
     "sent_count",
     "last_delivery_at",
     "last_delivery_ok",
@@ -107,6 +111,8 @@ def rows(app) -> list[dict]:
                 "disabled_at": hook.disabled_at,
                 "disabled_reason": hook.disabled_reason,
                 "failing_since": hook.failing_since,
+                "max_in_flight": hook.max_in_flight,
+                "rate_limit": hook.rate_limit,
                 "updated_at": as_utc(hook.updated_at),
             }
             for hook in db.session.scalars(select(Webhook).order_by(Webhook.id))
@@ -920,3 +926,57 @@ def test_an_id_in_other_scripts_digits_is_not_found(app, client, make_webhook, r
     response = client.get(f"/api/v1/webhooks/{raw_id}", headers=bearer(api_token(app)))
 
     assert_api_error(response, 404, "not_found")
+
+
+# ---------------------------------------------------------------- isolation limits
+
+
+def test_limits_default_to_ten_at_once_and_no_rate_limit(app, client, token):
+    response = call(client, "POST", "/webhooks", token, VALID)
+
+    body = response.get_json()
+    assert (body["max_in_flight"], body["rate_limit"]) == (10, None)
+    assert (body["receiver_down_since"], body["next_probe_at"]) == (None, None)
+
+
+def test_limits_are_set_on_create_and_changed_and_cleared_by_patch(app, client, token):
+    body = call(
+        client, "POST", "/webhooks", token, {**VALID, "max_in_flight": 3, "rate_limit": 20}
+    ).get_json()
+    assert (body["max_in_flight"], body["rate_limit"]) == (3, 20)
+
+    changed = call(client, "PATCH", f"/webhooks/{body['id']}", token, {"max_in_flight": 50})
+    assert (changed.get_json()["max_in_flight"], changed.get_json()["rate_limit"]) == (50, 20)
+    cleared = call(client, "PATCH", f"/webhooks/{body['id']}", token, {"rate_limit": None})
+    assert cleared.get_json()["rate_limit"] is None
+    assert (row(app, body["id"])["max_in_flight"], row(app, body["id"])["rate_limit"]) == (50, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"max_in_flight": 0}, "max_in_flight", "from 1 to 1000"),
+        ({"max_in_flight": 1001}, "max_in_flight", "from 1 to 1000"),
+        ({"max_in_flight": None}, "max_in_flight", "Must be an integer."),
+        ({"max_in_flight": "5"}, "max_in_flight", "Must be an integer."),
+        ({"max_in_flight": 2.5}, "max_in_flight", "Must be an integer."),
+        ({"max_in_flight": True}, "max_in_flight", "Must be an integer."),
+        ({"rate_limit": 0}, "rate_limit", "from 1 to 10000, or leave it empty"),
+        ({"rate_limit": 10**12}, "rate_limit", "from 1 to 10000, or leave it empty"),
+        ({"rate_limit": "fast"}, "rate_limit", "Must be an integer or null."),
+    ],
+)
+def test_a_limit_out_of_range_is_a_422_naming_it_and_nothing_is_saved(
+    app, client, token, fields, field, words
+):
+    created = call(client, "POST", "/webhooks", token, {**VALID, **fields})
+    assert_api_error(created, 422, "validation_failed")
+    assert words in " ".join(created.get_json()["error"]["fields"][field])
+    assert rows(app) == []
+
+    webhook_id = call(client, "POST", "/webhooks", token, VALID).get_json()["id"]
+    before = row(app, webhook_id)
+    changed = call(client, "PATCH", f"/webhooks/{webhook_id}", token, fields)
+    assert_api_error(changed, 422, "validation_failed")
+    assert set(changed.get_json()["error"]["fields"]) == {field}
+    assert row(app, webhook_id) == before

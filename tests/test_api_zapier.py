@@ -354,7 +354,7 @@ def test_zapier_round_trip_delivers_signed_events_until_the_zap_answers_410(
     person = Script(410)
     receiver.expect_request("/by-hand", method="POST").respond_with_handler(person)
     manual_id = make_webhook(name="By hand", url=receiver.url_for("/by-hand"))
-    caplog.set_level(logging.INFO, logger="webhooks.worker")
+    caplog.set_level(logging.INFO, logger="webhooks.lifecycle")
 
     # Zapier subscribes the zap.
     created = subscribe(

@@ -25,8 +25,8 @@ from tests.worker_processes import Instance, own_database
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
-from webhooks.worker import celery_engine
-from webhooks.worker.runtime import start_embedded
+from webhooks.worker.celery_engine import CeleryEngine
+from webhooks.worker.engine import start_embedded
 
 PROJECT = Path(__file__).resolve().parent.parent
 CELERY = str(PROJECT / ".venv" / "bin" / "celery")
@@ -49,19 +49,33 @@ def celery_queue(config):
     return config
 
 
-def test_celery_engine_sends_one_message_per_new_delivery_and_no_embedded_worker(
+class Messages:
+    """The ``webhooks.wake`` messages the engine sends, caught before the broker."""
+
+    def __init__(self, app, monkeypatch) -> None:
+        self.sent = 0
+        task = app.extensions["celery"].tasks["webhooks.wake"]
+        monkeypatch.setattr(task, "apply_async", self.send)
+
+    def send(self, *args, **kwargs) -> None:
+        self.sent += 1
+
+
+def test_celery_engine_announces_each_commit_with_new_work_once(
     celery_queue, app, make_webhook, monkeypatch
 ):
-    sent: list[int] = []
-    monkeypatch.setattr(celery_engine, "send_attempts", lambda _app, ids: sent.extend(ids))
+    messages = Messages(app, monkeypatch)
     for number in range(3):
         make_webhook(name=f"R{number}")
     with app.app_context():
         result = dispatch("payment_received", {"payment_id": 1})
+        assert messages.sent == 1
+        dispatch("invoice_sent", {})  # no subscriber: nothing to announce
         ids = db.session.scalars(select(Delivery.id)).all()
 
-    assert result.deliveries == 3
-    assert len(ids) == 3 and sorted(sent) == sorted(ids)
+    assert isinstance(app.extensions["webhooks.engine"], CeleryEngine)
+    assert result.deliveries == 3 and len(ids) == 3
+    assert messages.sent == 1
     assert start_embedded(app) is None  # Celery workers send; the web process does not
     assert app.test_client().get("/healthz").get_json()["worker"] == "celery"
 
@@ -72,26 +86,25 @@ def test_an_unreachable_broker_does_not_fail_reporting(celery_queue, app, make_w
         with caplog.at_level(logging.ERROR, logger="webhooks.celery"):
             result = dispatch("payment_received", {"payment_id": 1})
         [row] = db.session.scalars(select(Delivery)).all()
-        assert row.status == "pending"  # committed: the sweep queues it once the broker is back
+        assert row.status == "pending"  # committed: the workers find it when they next look
 
     assert result.deliveries == 1
-    assert "the sweep will queue them" in caplog.text
+    assert "the workers will find it" in caplog.text
 
 
-def test_redelivery_and_retry_all_failed_notify_celery(celery_queue, app, admin, monkeypatch):
-    attempts: list[int] = []
-    sweeps: list[object] = []
-    monkeypatch.setattr(celery_engine, "send_attempts", lambda _app, ids: attempts.extend(ids))
-    monkeypatch.setattr(celery_engine, "send_sweep", sweeps.append)
+def test_redelivery_and_retry_all_failed_announce_work_after_the_commit(
+    celery_queue, app, admin, monkeypatch
+):
+    messages = Messages(app, monkeypatch)
     webhook_id = add_webhook(app)
     first = add_delivery(app, webhook_id, status="failed")
     second = add_delivery(app, webhook_id, status="failed")
 
     redeliver(admin, first)
-    assert attempts == [first] and not sweeps
+    assert messages.sent == 1
 
     recover(admin, {"webhook_id": webhook_id, "since": "2026-01-01T00:00"})
-    assert sweeps == [app]  # the ids are not at hand: a sweep finds them
+    assert messages.sent == 2
     with app.app_context():
         assert db.session.get(Delivery, second).status == "pending"
 
@@ -112,7 +125,7 @@ class CeleryInstance(Instance):
             "WEBHOOKS_CELERY_BROKER_URL": BROKER_URL,
             "WEBHOOKS_RETRY_SCHEDULE": "1,1",
             "WEBHOOKS_RETRY_JITTER": "0",
-            "WEBHOOKS_SWEEP_INTERVAL": "1",
+            "WEBHOOKS_WORKER_POLL_INTERVAL": "1",
         }.items():
             monkeypatch.setenv(name, value)
         super().__init__(tmp_path, monkeypatch, database_url)
@@ -158,10 +171,6 @@ class CeleryInstance(Instance):
             "--without-heartbeat",
             ready=" ready.",
         )
-
-    def start_beat(self) -> tuple[subprocess.Popen, Path]:
-        schedule = str(self.path / "beat-schedule")
-        return self.celery("beat", "--schedule", schedule, ready="beat: Starting")
 
 
 def flush_broker() -> None:
@@ -249,12 +258,12 @@ def test_a_failed_attempt_is_retried_on_schedule(deployment, receiver):
     assert row["attempt_count"] == 2
     assert script.ids() == [row["msg_id"], row["msg_id"]]
     gap = script.seen[1]["at"] - script.seen[0]["at"]
-    assert 0.9 <= gap < 3.0  # RETRY_SCHEDULE 1 s, no jitter: queued with its ETA, not polled
+    assert 0.9 <= gap < 3.0  # RETRY_SCHEDULE 1 s, no jitter: the worker wakes when it is due
     assert_clean_logs(deployment)
 
 
 @needs_broker
-def test_lost_messages_are_sent_by_the_sweep_and_by_beat(deployment, receiver):
+def test_work_whose_message_was_lost_is_found_by_the_worker_itself(deployment, receiver):
     script = Script(200)
     receiver.expect_request("/hook", method="POST").respond_with_handler(script)
     deployment.webhook(receiver.url_for("/hook"))
@@ -262,17 +271,13 @@ def test_lost_messages_are_sent_by_the_sweep_and_by_beat(deployment, receiver):
     deployment.report({"payment_id": 1})
     deployment.report({"payment_id": 2})
     flush_broker()  # the broker lost its messages (restarted without persistence)
-    deployment.start_celery_worker()
-    time.sleep(1.0)
-    assert script.count() == 0 and statuses(deployment) == ["pending"] * 2
-
-    assert "Queued 2 due deliveries." in deployment.flask("celery-sweep")
+    deployment.start_celery_worker()  # it looks at once when it starts
     wait_until(lambda: statuses(deployment) == ["succeeded"] * 2, 15, 0.05)
 
     deployment.report({"payment_id": 3})
     flush_broker()
-    deployment.start_beat()  # sweeps every WEBHOOKS_SWEEP_INTERVAL (1 s)
-    wait_until(lambda: statuses(deployment) == ["succeeded"] * 3, 15, 0.1)
+    # Polled every WEBHOOKS_WORKER_POLL_INTERVAL (1 s): a lost message costs that delay.
+    wait_until(lambda: statuses(deployment) == ["succeeded"] * 3, 5, 0.05)
 
     rows = deployment.deliveries()
     assert sorted(script.ids()) == sorted(row["msg_id"] for row in rows)
@@ -289,7 +294,6 @@ def test_a_killed_celery_worker_loses_nothing(deployment, receiver):
 
     deployment.end_leases()
     deployment.start_celery_worker()
-    assert "Queued 1 due delivery." in deployment.flask("celery-sweep")
     wait_until(lambda: statuses(deployment) == ["succeeded"], 15, 0.05)
 
     [row] = deployment.deliveries()
@@ -336,7 +340,6 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     for number in range(20):
         deployment.webhook(receiver.url_for("/hook"), name=f"Receiver {number}")
     workers = [deployment.start_celery_worker() for _ in range(4)]
-    deployment.start_beat()  # sweeps every second: what the dead worker took is queued again
 
     for number in range(100):
         deployment.report({"payment_id": number})
@@ -397,7 +400,6 @@ def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
     for number in range(3):
         deployment.webhook(receiver.url_for("/hook"), name=f"R{number}")
     worker, log = deployment.start_celery_worker()
-    deployment.start_beat()
 
     for number in range(20):
         deployment.report({"payment_id": number})
@@ -416,7 +418,8 @@ def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
         assert "Unrecoverable error" in log.read_text(), log.read_text()
         worker, log = deployment.start_celery_worker()
 
-    # A Celery worker retries the broker 2, 4, 6 … at most 30 s apart; beat sweeps every second.
+    # A Celery worker retries the broker 2, 4, 6 … at most 30 s apart; its dispatcher polls the
+    # database every second meanwhile.
     try:
         wait_until(lambda: set(statuses(deployment)) <= {"succeeded", "failed"}, 90, 0.2)
     except AssertionError:

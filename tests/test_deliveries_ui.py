@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import delete, event, insert, select
 
 from tests.conftest import csrf_token, post_form, sqlite_only
+from tests.engine_helpers import wake_flag
 from webhooks import dispatch
 from webhooks.deliveries.forms import Filters
 from webhooks.deliveries.views import Order, conditions, list_order, page_statement
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Webhook, as_utc
-from webhooks.worker.wakeup import register
 
 ROW_RE = re.compile(r'<tr>\s*<td><a href="/deliveries/(\d+)">')
 NOTES_RE = re.compile(r'<div class="filter-notes" role="status">(.*?)</div>', re.S)
@@ -787,7 +787,7 @@ def test_redeliver_queues_the_same_message_again(app, admin):
         app, webhook_id, status="failed", round_failures=9, lease_token="abc", msg_id="msg_same"
     )
     with app.app_context():
-        flag = register(app)
+        flag = wake_flag(app)
     started = datetime.now(UTC)
     response = redeliver(admin, delivery_id)
     assert response.headers["Location"] == f"/deliveries/{delivery_id}"
@@ -866,7 +866,7 @@ def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(
     before = {delivery_id: stored(app, delivery_id) for delivery_id in untouched}
     msg_ids = {delivery_id: stored(app, delivery_id)["msg_id"] for delivery_id in new_failed}
     with app.app_context():
-        flag = register(app)
+        flag = wake_flag(app)
 
     response = recover(admin, {"webhook_id": shop, "since": "2026-03-10T12:00"})
     assert response.headers["Location"] == f"/deliveries/?webhook={shop}"
@@ -947,7 +947,7 @@ def test_recover_needs_a_csrf_token(app, admin):
 def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_id(
     app, admin, receiver, make_webhook
 ):
-    from webhooks.worker.runtime import WorkerPool
+    from webhooks.worker.dispatcher import Dispatcher
 
     receiver.expect_request("/hook", method="POST").respond_with_data(
         '{"thanks": "<b>got it</b>"}', status=200, content_type="application/json"
@@ -955,7 +955,7 @@ def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_i
     webhook_id = make_webhook(name="Local receiver", url=receiver.url_for("/hook"))
     with app.app_context():
         dispatch("payment_received", {"payment_id": 1})
-        assert WorkerPool(app, threads=1).run_once() == 1
+        assert Dispatcher(app, concurrency=1).run_once() == 1
         delivery_id, msg_id = db.session.execute(select(Delivery.id, Delivery.msg_id)).one()
 
     text_ = page(admin)
@@ -973,7 +973,7 @@ def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_i
 
     redeliver(admin, delivery_id)
     with app.app_context():
-        assert WorkerPool(app, threads=1).run_once() == 1
+        assert Dispatcher(app, concurrency=1).run_once() == 1
     assert [request.headers["webhook-id"] for request, _ in receiver.log] == [msg_id, msg_id]
     detail = page(admin, f"/deliveries/{delivery_id}")
     assert detail.count('class="attempt ok"') == 2

@@ -7,7 +7,8 @@ import pytest
 from tests.conftest import BROKER_URL, unused_port
 from webhooks.extensions import db
 from webhooks.models import Delivery
-from webhooks.worker.runtime import WorkerPool, start_embedded, stop_embedded
+from webhooks.worker.dispatcher import Dispatcher
+from webhooks.worker.engine import start_embedded, stop_embedded
 
 
 def add_delivery(app, webhook_id: int, **fields) -> None:
@@ -40,7 +41,7 @@ def test_health_fails_when_the_embedded_worker_has_stopped(app, client):
     assert client.get("/healthz").json["worker"] == "not running in this process"
     pool = start_embedded(app)
     try:
-        assert isinstance(pool, WorkerPool)
+        assert isinstance(pool, Dispatcher)
         body = client.get("/healthz").json
         assert body["worker"] == "running"
         pool.stop(timeout=5)

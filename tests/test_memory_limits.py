@@ -200,7 +200,7 @@ def instance(tmp_path, monkeypatch):
 
 def test_worker_keeps_only_the_start_of_two_100_mb_answers(instance, huge_receiver):
     instance.webhook(url_of(huge_receiver, "/small"), name="Small")
-    process, log = instance.start_worker()  # two sending threads
+    process, log = instance.start_worker()  # two requests at once
     instance.report({"n": 1})  # warms the worker up: sessions, imports, connections
     wait_until(lambda: [row["status"] for row in instance.deliveries()] == ["succeeded"], 15)
     before = peak_resident(process.pid)

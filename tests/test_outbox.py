@@ -14,12 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 import webhooks.outbox
 from tests.conftest import sqlite_only
-from tests.engine_helpers import stored
+from tests.engine_helpers import stored, wake_flag
 from webhooks import EventError, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, as_utc
 from webhooks.outbox import enqueue
-from webhooks.worker.wakeup import register
 
 PAYMENT = {"payment_id": 7, "payment_total": "$9.00", "customer_name": "Zoë"}
 NOTHING = {"events": 0, "deliveries": 0, "attempts": 0}
@@ -304,7 +303,7 @@ def test_events_without_a_key_are_each_stored(app, fan_out):
 
 @pytest.mark.embedded_engine
 def test_stored_deliveries_wake_the_worker_at_once(app, fan_out):
-    flag = register(app)
+    flag = wake_flag(app)
 
     with app.app_context():
         dispatch("payment_received", PAYMENT)
@@ -315,7 +314,7 @@ def test_stored_deliveries_wake_the_worker_at_once(app, fan_out):
 def test_event_without_deliveries_or_repeated_does_not_wake_the_worker(app, fan_out):
     with app.app_context():
         dispatch("payment_received", PAYMENT, idempotency_key="k")
-        flag = register(app)
+        flag = wake_flag(app)
         dispatch("invoice_sent", {})
         dispatch("payment_received", PAYMENT, idempotency_key="k")
 

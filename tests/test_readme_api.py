@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.engine_helpers import api_token
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
-from webhooks.worker.runtime import start_embedded, stop_embedded
+from webhooks.worker.engine import start_embedded, stop_embedded
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -291,7 +291,7 @@ def test_edit_page_shows_test_button_preview_secret_times_and_deliveries(app, ad
         assert shown.group(1) == as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert shown.group(2) == shown.group(4)
 
-    details = re.search(r"<details[^>]*>(.*?)</details>", page, re.S)
+    details = re.search(r'<details class="secret"[^>]*>(.*?)</details>', page, re.S)
     assert details and webhook.secret in details.group(1)
     assert page.count(webhook.secret) == 1
 

@@ -405,7 +405,7 @@ def add_delivery_with_attempt(app, webhook_id: int) -> None:
             webhook_id=webhook_id,
             event_type="payment_received",
             body='{"type":"payment_received"}',
-            status="delivered",
+            status="succeeded",
             attempt_count=1,
         )
         delivery.attempts.append(

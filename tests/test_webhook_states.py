@@ -16,13 +16,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import post_form
 from tests.engine_helpers import DELIVERER_KEY, Script, api_token, bearer, policy_of
-from webhooks import dispatch
+from webhooks import dispatch, lifecycle
 from webhooks.catalogue import all_events, get_event
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Event, Webhook, as_utc
-from webhooks.worker import process as worker_process
-from webhooks.worker.process import finish, load_jobs
-from webhooks.worker.queue import claim_due
 
 VALID = {
     "name": "Zapier Integration",
@@ -536,7 +533,7 @@ def test_after_rotation_the_edit_page_reveals_both_secrets(app, admin, make_webh
     page = page_of(admin, f"/webhooks/{webhook_id}/edit")
     expires = exact(webhook.previous_secret_expires_at)
     assert f"Previous secret valid until {expires} ( in 1 day )" in text(page)  # ( <time> )
-    details = re.findall(r"<details[^>]*>(.*?)</details>", page, re.S)
+    details = re.findall(r'<details class="secret"[^>]*>(.*?)</details>', page, re.S)
     assert webhook.secret in details[0]
     assert webhook.previous_secret in details[1]
     assert page.count(webhook.secret) == 1
@@ -672,8 +669,8 @@ def one_batch(app, now: datetime) -> None:
     """Claim, send and record every due delivery in one batch, as the worker pool does."""
     with app.app_context():
         deliverer, policy = app.extensions[DELIVERER_KEY], policy_of(app)
-        jobs = load_jobs(claim_due(now, 100, policy.lease), deliverer, now)
-        finish([(job, deliverer.check_and_send(job.prepared)) for job in jobs], policy, now)
+        jobs = lifecycle.load(lifecycle.claim(now, 100, policy), deliverer, now)
+        lifecycle.record([(job, deliverer.attempt_now(job.prepared)) for job in jobs], policy, now)
 
 
 def report_payment(app, times: int = 1) -> None:
@@ -725,7 +722,7 @@ def test_410_removes_a_zapier_webhook_mid_batch_and_records_the_rest(
         )
         db.session.add(later)
         db.session.commit()
-    caplog.set_level("INFO", logger="webhooks.worker")
+    caplog.set_level("INFO", logger="webhooks.lifecycle")
 
     one_batch(app, datetime.now(UTC) + timedelta(seconds=1))
 
@@ -741,7 +738,7 @@ def test_410_removes_a_zapier_webhook_mid_batch_and_records_the_rest(
         assert db.session.get(Webhook, bystander_id).sent_count == 2
     # The bystander's attempts were recorded; the zap's went with it; nothing says "disabled".
     assert table_counts(app) == {"webhook_disabled events": 0, "attempts": 2}
-    lines = [r for r in caplog.records if r.name.startswith("webhooks.worker")]
+    lines = [r for r in caplog.records if r.name == "webhooks.lifecycle"]
     assert [(r.levelname, "Zapier webhook" in r.getMessage()) for r in lines] == [("INFO", True)]
     assert "/zap" not in lines[0].getMessage()
 
@@ -773,14 +770,14 @@ def test_410_for_a_zapier_webhook_deleted_while_its_results_are_recorded_is_no_e
     the worker records the rest of the batch and goes on."""
     zap_id, zap, bystander_id, ok = zap_and_bystander
     report_payment(app)
-    figures = worker_process.update_webhook_figures
+    figures = lifecycle._update_webhook_figures
 
     def figures_then_gone(webhook_id, *args, **kwargs):
         figures(webhook_id, *args, **kwargs)
         if webhook_id == zap_id:
             db.session.execute(delete(Webhook).where(Webhook.id == zap_id))
 
-    monkeypatch.setattr(worker_process, "update_webhook_figures", figures_then_gone)
+    monkeypatch.setattr(lifecycle, "_update_webhook_figures", figures_then_gone)
 
     one_batch(app, datetime.now(UTC) + timedelta(seconds=1))
 
@@ -801,12 +798,12 @@ def test_result_of_a_zapier_webhook_unsubscribed_while_sending_is_dropped(
     now = datetime.now(UTC) + timedelta(seconds=1)
     with app.app_context():
         deliverer, policy = app.extensions[DELIVERER_KEY], policy_of(app)
-        jobs = load_jobs(claim_due(now, 100, policy.lease), deliverer, now)
-        results = [(job, deliverer.check_and_send(job.prepared)) for job in jobs]
+        jobs = lifecycle.load(lifecycle.claim(now, 100, policy), deliverer, now)
+        results = [(job, deliverer.attempt_now(job.prepared)) for job in jobs]
     response = client.delete(f"/api/v1/zapier/subscribe/{zap_id}", headers=bearer(api_token(app)))
     assert response.status_code == 200
     with app.app_context():
-        finish(results, policy, now)
+        lifecycle.record(results, policy, now)
 
     assert zap.count() == 1
     assert webhook_count(app) == 1

@@ -1,7 +1,8 @@
 """The delivery worker against a real receiver on 127.0.0.1.
 
-Most tests drive it by hand: ``claim_due`` then ``process`` with a fake clock, so a retry five
-hours away is a clock move, not a wait. The last ones run the thread pool for real.
+Most tests drive it by hand: a claim, then each attempt and its recording, with a fake clock,
+so a retry five hours away is a clock move, not a wait. The last ones run the dispatcher for
+real.
 """
 
 import threading
@@ -34,8 +35,8 @@ from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, Webhook
 from webhooks.outbox import enqueue
+from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.retention import purge
-from webhooks.worker.runtime import WorkerPool
 
 PAYMENT = {"payment_id": 7, "payment_total": "$9.00"}
 DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
@@ -226,7 +227,7 @@ def test_every_retry_carries_the_same_webhook_id_and_a_fresh_signature(
 def test_short_schedule_retries_on_time_then_fails(short_schedule, app, receiver, make_webhook):
     script = Script(500)
     webhook_id = hooked(receiver, make_webhook, script)
-    pool = WorkerPool(app, threads=1)
+    pool = Dispatcher(app, concurrency=1)
     pool.start()
     try:
         report(app)
@@ -537,7 +538,7 @@ def test_many_claimers_at_once_share_the_work_without_overlap(app, make_webhook)
     for thread in threads:
         thread.join(30)
 
-    ids = [delivery_id for batch in claims for delivery_id, _ in batch]
+    ids = [one.delivery_id for batch in claims for one in batch]
     assert len(ids) == len(set(ids)) == 40
     assert claim(app, now) == []
 
@@ -551,18 +552,18 @@ def test_expired_lease_is_claimable_again_and_the_old_claim_sends_nothing(
     lease = policy_of(app).lease
     clock = FakeClock()
 
-    [(delivery_id, old_token)] = claim(app, clock.now)
+    [old] = claim(app, clock.now)
     assert claim(app, clock.now + lease - timedelta(seconds=1)) == []
     clock.advance((lease + timedelta(seconds=1)).total_seconds())
-    [(same_id, new_token)] = claim(app, clock.now)
+    [new] = claim(app, clock.now)
 
-    assert same_id == delivery_id
-    assert new_token != old_token
-    assert run_claimed(app, [(delivery_id, old_token)], clock) == [None]
+    assert new.delivery_id == old.delivery_id
+    assert new.token != old.token
+    assert run_claimed(app, [old], clock) == [None]
     assert script.count() == 0
-    assert delivery(app, delivery_id)["lease_token"] == new_token
+    assert delivery(app, old.delivery_id)["lease_token"] == new.token
 
-    run_claimed(app, [(delivery_id, new_token)], clock)
+    run_claimed(app, [new], clock)
     assert only_delivery(app, webhook_id)["status"] == "succeeded"
     assert script.count() == 1
 
@@ -612,7 +613,7 @@ def test_stale_worker_failure_does_not_reschedule_a_delivery_claimed_again(
     new_claim = {}
 
     def lease_runs_out_meanwhile(_request):
-        new_claim["token"] = claim(app, clock.now + lease + timedelta(seconds=1))[0][1]
+        new_claim["token"] = claim(app, clock.now + lease + timedelta(seconds=1))[0].token
         return Response("late", status=500)
 
     webhook_id = hooked(receiver, make_webhook, Script(lease_runs_out_meanwhile))
@@ -727,7 +728,7 @@ def test_pool_run_once_sends_one_due_delivery(app, receiver, make_webhook):
     webhook_id = hooked(receiver, make_webhook, script)
     report(app)
     report(app)
-    pool = WorkerPool(app, threads=1)
+    pool = Dispatcher(app, concurrency=1)
 
     with app.app_context():
         assert pool.run_once() == 1
@@ -743,7 +744,7 @@ def test_reported_event_arrives_at_once_without_waiting_for_the_poll(
 ):
     script = Script(200)
     webhook_id = hooked(receiver, make_webhook, script)
-    pool = WorkerPool(app, threads=2)
+    pool = Dispatcher(app, concurrency=2)
     pool.start()
     try:
         time.sleep(0.3)  # the pool has looked, found nothing and sleeps for 30 s
@@ -769,7 +770,7 @@ def test_stopping_the_pool_lets_the_attempt_in_flight_finish(
 
     script = Script(slow)
     webhook_id = hooked(receiver, make_webhook, script)
-    pool = WorkerPool(app, threads=2)
+    pool = Dispatcher(app, concurrency=2)
     pool.start()
     try:
         report(app)
@@ -791,7 +792,7 @@ def test_stop_returns_by_its_timeout_when_a_receiver_hangs(slow_poll, app, recei
 
     script = Script(hang)
     hooked(receiver, make_webhook, script)
-    pool = WorkerPool(app, threads=1)
+    pool = Dispatcher(app, concurrency=1)
     pool.start()
     try:
         report(app)
@@ -809,7 +810,7 @@ def test_stop_returns_by_its_timeout_when_a_receiver_hangs(slow_poll, app, recei
 def test_pool_sends_many_deliveries_each_once(slow_poll, app, receiver, make_webhook):
     script = Script(200)
     webhook_ids = [hooked(receiver, make_webhook, script, name=f"h{n}") for n in range(3)]
-    pool = WorkerPool(app, threads=4)
+    pool = Dispatcher(app, concurrency=4)
     pool.start()
     try:
         for _ in range(10):
@@ -846,6 +847,6 @@ def test_retry_schedule_set_in_the_environment_is_used(tmp_path, monkeypatch, va
     monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", value)
     app = create_app()
 
-    pool = WorkerPool(app, threads=1)
+    pool = Dispatcher(app, concurrency=1)
 
     assert pool.policy.schedule == schedule

@@ -70,11 +70,11 @@ class Instance:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def start_worker(self, threads: int = 2) -> tuple[subprocess.Popen, Path]:
+    def start_worker(self, concurrency: int = 2) -> tuple[subprocess.Popen, Path]:
         log = self.path / f"worker-{len(self.workers)}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                [FLASK, "--app", "wsgi", "worker", "--threads", str(threads)],
+                [FLASK, "--app", "wsgi", "worker", "--concurrency", str(concurrency)],
                 cwd=PROJECT,
                 env=self.env,
                 stdout=out,

@@ -13,12 +13,11 @@ from webhooks.delivery import pipeline
 from webhooks.extensions import csrf, db, limiter, login_manager, migrate
 from webhooks.outbox import EventError, dispatch
 from webhooks.version import __version__
-from webhooks.worker import wakeup
+from webhooks.worker import engine
 
 __all__ = ["EventError", "__version__", "create_app", "dispatch"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-QUEUES = ("embedded", "celery")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -58,8 +57,6 @@ def configure(app: Flask, test_config: dict | None) -> None:
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    if app.config["QUEUE"] not in QUEUES:
-        raise ValueError(f"QUEUE must be one of {', '.join(QUEUES)}, not {app.config['QUEUE']!r}")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
@@ -85,12 +82,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     pipeline.init_app(app)
-    wakeup.init_app(app)
+    engine.init_app(app)
     event_writer.init_app(app)
-    if app.config["QUEUE"] == "celery":
-        from webhooks.worker.celery_engine import celery_init_app
-
-        celery_init_app(app)
     access.init_app(app)
     templating.init_app(app)
     security_headers.init_app(app)

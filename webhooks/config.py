@@ -18,18 +18,20 @@ DEFAULTS = {
     "RETENTION_DAYS": 30,
     # Largest event payload the API, CLI and Python call accept, in bytes of JSON.
     "MAX_EVENT_BYTES": 256 * 1024,
-    # Worker: threads sending at once, and how often it looks for work written by other
-    # processes (work from this process wakes it at once).
-    "WORKER_THREADS": 32,
+    # Worker: attempts in flight at once in one worker process, and how often it looks for work
+    # written by other processes (work from this process wakes it at once).
+    "WORKER_CONCURRENCY": 1000,
     "WORKER_POLL_INTERVAL": 1.0,
+    # A webhook whose receiver fails this many attempts in a row (timeouts, no connection,
+    # 5xx) is paused: its deliveries wait, and one probe goes at each step of RETRY_SCHEDULE.
+    "BREAKER_AFTER": 5,
     # Run the worker inside the web server process (`make run`); off for a separate worker.
     "EMBEDDED_WORKER": True,
-    # The delivery engine: "embedded" (the worker pool above) or "celery" (Celery workers fed
-    # through CELERY_BROKER_URL, plus Celery beat running the sweep every SWEEP_INTERVAL
-    # seconds for due deliveries whose message was lost).
+    # The delivery engine: "embedded" (the worker above, in the web server or `flask worker`) or
+    # "celery" (the same worker inside Celery worker processes, woken through
+    # CELERY_BROKER_URL; Celery beat runs the daily purge).
     "QUEUE": "embedded",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-    "SWEEP_INTERVAL": 5.0,
     "WEBHOOKS_PER_PAGE": 20,
     "DELIVERIES_PER_PAGE": 50,
     "RECENT_DELIVERIES": 10,

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.outbox import Dispatched, Report, store, stored_events
 from webhooks.tokens import live_tokens
-from webhooks.worker.wakeup import notify_new_work, uses_celery
+from webhooks.worker.wakeup import note_new_work
 
 EXTENSION_KEY = "webhooks.event_writer"
 MAX_BATCH = 64
@@ -127,16 +128,16 @@ class EventWriter:
         # liveness ping per batch. A connection that failed is dropped and a new one taken.
         if self._connection is None:
             self._connection = db.engine.connect()
-        celery = uses_celery(self.app)
-        with self._connection.begin():
-            outcomes, delivery_ids = _store_batch(
-                self._connection,
+        # A session on the writer's connection, for its commit hook: the engine is told of
+        # the new deliveries once they are committed.
+        with Session(bind=self._connection) as session, session.begin():
+            outcomes, deliveries = _store_batch(
+                session.connection(),
                 [job.report for job in batch],
                 [job.token_hash for job in batch],
-                want_ids=celery,
             )
-        if delivery_ids:
-            notify_new_work(delivery_ids if celery else None, app=self.app)
+            if deliveries:
+                note_new_work(session)
         return outcomes
 
     def _disconnect(self) -> None:
@@ -149,10 +150,10 @@ class EventWriter:
 
 
 def _store_batch(
-    connection: Connection, reports: list[Report], token_hashes: list[str], *, want_ids: bool
-) -> tuple[list[Dispatched | BaseException], list[int | None]]:
+    connection: Connection, reports: list[Report], token_hashes: list[str]
+) -> tuple[list[Dispatched | BaseException], int]:
     """In the connection's transaction: check the tokens, skip the keys already stored, store
-    the new events. One outcome per report, in order, and the ids of the new deliveries."""
+    the new events. One outcome per report, in order, and how many deliveries are new."""
     outcomes: list[Dispatched | BaseException | None] = [None] * len(reports)
     tokens = live_tokens(connection, token_hashes)
     new: dict[str, int] = {}  # idempotency key -> index of the report storing it
@@ -172,14 +173,12 @@ def _store_batch(
             if key is not None:
                 new[key] = index
             to_store.append(index)
-    stored = store(connection, [reports[i] for i in to_store], want_ids=want_ids)
-    delivery_ids = []
+    stored = store(connection, [reports[i] for i in to_store])
     for index, result in zip(to_store, stored, strict=True):
-        outcomes[index] = Dispatched(result.event, True, len(result.delivery_ids))
-        delivery_ids.extend(result.delivery_ids)
+        outcomes[index] = Dispatched(result.event, True, result.deliveries)
     for index, first in repeats:  # the same key as an event stored earlier in this batch
         outcomes[index] = Dispatched(outcomes[first].event, False, outcomes[first].deliveries)
-    return outcomes, delivery_ids
+    return outcomes, sum(result.deliveries for result in stored)
 
 
 def _refusal(token: ApiToken | None) -> TokenRefused | None:

@@ -7,37 +7,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.extensions import db
-from webhooks.models import Delivery, as_utc
-from webhooks.worker.queue import DUE_STATES
-from webhooks.worker.runtime import EXTENSION_KEY as WORKER_KEY
+from webhooks.models import Delivery, as_utc, due_status
+from webhooks.worker.engine import engine_of
 
 bp = Blueprint("health", __name__)
-
-
-BROKER_TIMEOUT = 2.0  # seconds a health check may wait for the Celery broker
-
-
-def _broker_reachable() -> bool:
-    """Whether a new connection to the Celery broker opens now (Redis or RabbitMQ alike)."""
-    celery_app = current_app.extensions["celery"]
-    try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
-    except Exception:  # kombu raises its own and the transport's errors
-        return False
-    return True
-
-
-def _worker_state() -> tuple[str, bool]:
-    """(state, healthy) of the worker this process is responsible for."""
-    if current_app.config["QUEUE"] == "celery":
-        return "celery", True
-    if not current_app.config["EMBEDDED_WORKER"]:
-        return "external", True
-    pool = current_app.extensions.get(WORKER_KEY)
-    if pool is None:
-        return "not running in this process", True
-    return ("running", True) if pool.is_alive() else ("stopped", False)
 
 
 @bp.get("/healthz")
@@ -51,7 +24,7 @@ def healthz():
         now = datetime.now(UTC)
         oldest = db.session.scalar(
             select(func.min(Delivery.next_attempt_at)).where(
-                Delivery.status.in_(DUE_STATES), Delivery.next_attempt_at <= now
+                due_status(), Delivery.next_attempt_at <= now
             )
         )
         body["database"] = "ok"
@@ -62,13 +35,8 @@ def healthz():
         db.session.rollback()
         body["database"] = "unreachable"
         healthy = False
-    if current_app.config["QUEUE"] == "celery":
-        queue_ok = _broker_reachable()
-        body["queue"] = "ok" if queue_ok else "unreachable"
-        healthy = healthy and queue_ok
-    else:
-        body["queue"] = body["database"]
-    body["worker"], worker_ok = _worker_state()
-    healthy = healthy and worker_ok
+    queue, body["worker"], engine_ok = engine_of(current_app).health()
+    body["queue"] = body["database"] if queue is None else queue
+    healthy = healthy and engine_ok
     body["status"] = "ok" if healthy else "failing"
     return jsonify(body), 200 if healthy else 503

@@ -3,10 +3,11 @@
 import base64
 import secrets
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, func, select, text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -35,7 +36,39 @@ def new_event_id() -> str:
     return "evt_" + secrets.token_urlsafe(18)
 
 
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands; see docs/delivery-engine.md for the transitions, which
+    ``webhooks.lifecycle`` makes."""
+
+    PENDING = "pending"  # not tried yet, or queued again
+    SUCCEEDED = "succeeded"
+    FAILING = "failing"  # failed, a retry is scheduled
+    FAILED = "failed"  # given up: schedule exhausted, webhook disabled or inactive
+    TEST = "test"  # a Send Test Event; never queued
+
+    @classmethod
+    def due(cls) -> tuple["DeliveryStatus", ...]:
+        """The states whose deliveries are sent when ``next_attempt_at`` comes."""
+        return (cls.PENDING, cls.FAILING)
+
+
+# The due states as SQL with their values written out: a partial index is used only by a query
+# whose WHERE names the same constants (bound parameters do not match it).
+DUE_STATES_SQL = "status IN ({})".format(
+    ", ".join(f"'{status}'" for status in DeliveryStatus.due())
+)
+
+
+def due_status():
+    """``deliveries.status`` is a due state, as the partial indexes on it are written."""
+    return text("deliveries." + DUE_STATES_SQL)
+
+
 SECRET_OVERLAP = timedelta(hours=24)
+# Per-webhook isolation: requests in flight at once, and the rate limit (requests a second).
+DEFAULT_MAX_IN_FLIGHT = 10
+MAX_IN_FLIGHT_RANGE = (1, 1000)
+RATE_LIMIT_RANGE = (1, 10000)
 # Webhook.integration: made by a person (site or API), or subscribed by Zapier (REST hooks).
 MANUAL, ZAPIER = "manual", "zapier"
 PAYLOAD_FORMATS = {"standard": "Standard", "flat": "Flat"}
@@ -111,6 +144,20 @@ class Webhook(db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(index=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
     sent_count: Mapped[int] = mapped_column(default=0)
+    # Isolation: at most ``max_in_flight`` requests at once, and ``rate_limit`` a second (None:
+    # no limit); ``rate_slot_at`` is when the next request may go without exceeding the rate.
+    max_in_flight: Mapped[int] = mapped_column(
+        default=DEFAULT_MAX_IN_FLIGHT, server_default=text(str(DEFAULT_MAX_IN_FLIGHT))
+    )
+    rate_limit: Mapped[int | None]
+    rate_slot_at: Mapped[datetime | None]
+    # The circuit breaker: attempts in a row that found the receiver down (timeout, no
+    # connection, 5xx); once open, the receiver is down since ``down_since`` and only a probe
+    # is sent at ``next_probe_at``, the ``probe_step``-th step of the retry schedule.
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    down_since: Mapped[datetime | None]
+    next_probe_at: Mapped[datetime | None]
+    probe_step: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_delivery_at: Mapped[datetime | None]
     last_delivery_ok: Mapped[bool | None]
     last_delivery_summary: Mapped[str | None] = mapped_column(String(255))
@@ -131,11 +178,9 @@ class Webhook(db.Model):
         self.previous_secret_expires_at = now + SECRET_OVERLAP
         self.secret = new_signing_secret()
 
-    def enable(self) -> None:
-        self.active = True
-        self.disabled_at = None
-        self.disabled_reason = None
-        self.failing_since = None
+    @property
+    def breaker_open(self) -> bool:
+        return self.down_since is not None
 
 
 class Event(db.Model):
@@ -176,7 +221,31 @@ class Delivery(db.Model):
         Index("ix_deliveries_webhook_id", "webhook_id", "id"),
         Index("ix_deliveries_status_id", "status", "id"),
         Index("ix_deliveries_event_type_id", "event_type", "id"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # The queue: deliveries still to send, by when they are due, with their webhook so a
+        # claim can skip those of webhooks that are busy without reading the rows.
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            "webhook_id",
+            sqlite_where=text(DUE_STATES_SQL),
+            postgresql_where=text(DUE_STATES_SQL),
+            postgresql_include=["id"],
+        ),
+        # One webhook's queue (parking it while its receiver is down).
+        Index(
+            "ix_deliveries_webhook_due",
+            "webhook_id",
+            "next_attempt_at",
+            sqlite_where=text(DUE_STATES_SQL),
+            postgresql_where=text(DUE_STATES_SQL),
+        ),
+        # The requests in flight, by webhook: the rows a worker holds under a lease.
+        Index(
+            "ix_deliveries_leased",
+            "webhook_id",
+            sqlite_where=text("lease_token IS NOT NULL"),
+            postgresql_where=text("lease_token IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -188,7 +257,15 @@ class Delivery(db.Model):
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     is_test: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(
+            DeliveryStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            validate_strings=True,
+        )
+    )
     attempt_count: Mapped[int] = mapped_column(default=0)
     # Failures since the delivery was (re)queued: the step of the retry schedule.
     round_failures: Mapped[int] = mapped_column(default=0)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from webhooks.catalogue import get_event
 from webhooks.delivery.message import render_body
 from webhooks.extensions import db
-from webhooks.models import Delivery, Event, Webhook, new_event_id, new_message_id
-from webhooks.worker.wakeup import notify_new_work, uses_celery
+from webhooks.models import Delivery, DeliveryStatus, Event, Webhook, new_event_id, new_message_id
+from webhooks.worker.wakeup import note_new_work
 
 MAX_KEY_LENGTH = 255
 MAX_DEPTH = 64
@@ -110,14 +110,16 @@ def enqueue(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Event, int]:
-    """Write the event and its deliveries in the session's transaction; the caller commits and
-    notifies the engine (``notify_new_work``)."""
+    """Write the event and its deliveries in the session's transaction; the caller commits (and
+    the engine is told then, if there are deliveries)."""
     report = Report(
         event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
     )
     db.session.flush()  # the caller's pending changes (a webhook just disabled) are seen
     (stored,) = store(db.session.connection(), [report], now=now)
-    return stored.event, len(stored.delivery_ids)
+    if stored.deliveries:
+        note_new_work(db.session)
+    return stored.event, stored.deliveries
 
 
 @dataclass(frozen=True)
@@ -142,24 +144,17 @@ _SUBSCRIBERS = select(_WEBHOOKS.c.id, _WEBHOOKS.c.payload_format).where(
 )
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERIES = insert(_DELIVERIES)
-_INSERT_DELIVERIES_RETURNING_IDS = insert(_DELIVERIES).returning(
-    _DELIVERIES.c.id, sort_by_parameter_order=True
-)
 _EVENTS_BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key.in_(bindparam("keys")))
 
 
 @dataclass(frozen=True)
 class Stored:
     event: Event
-    delivery_ids: list[int | None]  # the ids when asked for, else one None per delivery
+    deliveries: int
 
 
 def store(
-    connection: Connection,
-    reports: Sequence[Report],
-    *,
-    want_ids: bool = False,
-    now: datetime | None = None,
+    connection: Connection, reports: Sequence[Report], *, now: datetime | None = None
 ) -> list[Stored]:
     """Store events and their deliveries with a few statements however many events and
     subscribers there are: the subscribers of each event type, one INSERT of all the events,
@@ -196,18 +191,12 @@ def store(
         for row in deliveries:
             row["event_id"] = event_id
         every_row.extend(deliveries)
-    delivery_ids: list[int | None] = [None] * len(every_row)
-    if every_row and want_ids:
-        delivery_ids = list(connection.scalars(_INSERT_DELIVERIES_RETURNING_IDS, every_row))
-    elif every_row:
+    if every_row:
         connection.execute(_INSERT_DELIVERIES, every_row)
-    result, taken = [], 0
-    for event_values, deliveries in zip(values, rows, strict=True):
-        result.append(
-            Stored(_detached(event_values), delivery_ids[taken : taken + len(deliveries)])
-        )
-        taken += len(deliveries)
-    return result
+    return [
+        Stored(_detached(event_values), len(deliveries))
+        for event_values, deliveries in zip(values, rows, strict=True)
+    ]
 
 
 def _detached(values: dict[str, Any]) -> Event:
@@ -243,7 +232,7 @@ def _delivery_rows(
                 "event_type": event_type,
                 "body": bodies[payload_format],
                 "is_test": False,
-                "status": "pending",
+                "status": DeliveryStatus.PENDING,
                 "attempt_count": 0,
                 "round_failures": 0,
                 "next_attempt_at": now,
@@ -276,10 +265,11 @@ def dispatch(
     if idempotency_key is not None:
         if (found := _existing(idempotency_key)) is not None:
             return Dispatched(found, False, found.delivery_count)
-    celery = uses_celery()  # each new delivery gets its own message, so its id is needed
     try:
         db.session.flush()
-        (stored,) = store(db.session.connection(), [report], want_ids=celery)
+        (stored,) = store(db.session.connection(), [report])
+        if stored.deliveries:
+            note_new_work(db.session)
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at the INSERT or at the commit).
@@ -290,7 +280,4 @@ def dispatch(
         if found is None:
             raise
         return Dispatched(found, False, found.delivery_count)
-    count = len(stored.delivery_ids)
-    if count:
-        notify_new_work(stored.delivery_ids if celery else None)
-    return Dispatched(stored.event, True, count)
+    return Dispatched(stored.event, True, stored.deliveries)

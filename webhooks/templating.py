@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from webhooks.catalogue import event_name
 from webhooks.extensions import db
-from webhooks.models import Webhook, as_utc
+from webhooks.models import DeliveryStatus, Webhook, as_utc
 from webhooks.version import PRODUCT, __version__
 
 # A token of JSON as json.dumps writes it: a string (a key when a colon follows), a literal or
@@ -103,6 +103,16 @@ def highlight_json(value) -> Markup:
     return Markup("").join(parts)
 
 
+# The mark beside each delivery status (its label comes from deliveries.forms.STATUSES).
+STATUS_ICONS = {
+    DeliveryStatus.PENDING: "◷",
+    DeliveryStatus.SUCCEEDED: "✓",
+    DeliveryStatus.FAILING: "↻",
+    DeliveryStatus.FAILED: "✗",
+    DeliveryStatus.TEST: "⚑",
+}
+
+
 def admin_banner() -> dict:
     """How many webhooks the system disabled, for the banner on every admin page."""
     if request.blueprint == "api" or not current_user.is_authenticated:
@@ -122,5 +132,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_number, "number")
     app.add_template_filter(shorten, "shorten")
     app.add_template_filter(highlight_json, "highlight_json")
+    app.add_template_global(DeliveryStatus, "DeliveryStatus")
+    app.add_template_global(STATUS_ICONS, "status_icons")
     app.add_template_global(PRODUCT, "product")
     app.add_template_global(__version__, "version")

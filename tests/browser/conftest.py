@@ -29,7 +29,7 @@ from werkzeug import Response
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.engine_helpers import Script, api_token, bearer
-from webhooks.worker.runtime import start_embedded, stop_embedded
+from webhooks.worker.engine import start_embedded, stop_embedded
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("WEBHOOKS_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -93,7 +93,7 @@ def chromium() -> Browser:
 
 @pytest.fixture
 def config(config):
-    config["WORKER_THREADS"] = 4
+    config["WORKER_CONCURRENCY"] = 4
     return config
 
 

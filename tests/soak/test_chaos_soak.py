@@ -30,7 +30,7 @@ pytestmark = pytest.mark.soak
 SEED = int(os.environ.get("WEBHOOKS_TEST_SOAK_SEED", "20250505"))
 EVENTS = 5000
 WEBHOOKS = 5  # each subscribed to the events' type: 25,000 deliveries
-WORKERS, THREADS = 2, 16
+WORKERS, CONCURRENCY = 2, 16
 REPORTERS = 8  # API clients reporting at once
 TIMEOUT = 1.0  # WEBHOOKS_DELIVERY_TIMEOUT; the lease is 2 × 1 + 30 = 32 s
 MIX = {OK: 0.70, ERROR: 0.15, CLOSED: 0.10, STALL: 0.05}
@@ -190,7 +190,7 @@ def client_view(attempt) -> str:
     summary = attempt.summary
     if "connection refused" in summary:
         return "refused (receiver down)"
-    if summary.startswith("timeout") or "did not arrive within" in summary:
+    if summary.startswith("timeout") or "did not finish within" in summary:
         return "timeout"
     return "connection closed or reset"
 
@@ -209,7 +209,7 @@ def test_every_delivery_succeeds_through_receiver_chaos_and_killed_workers(
             receiver.expect_secret(db.session.get(Webhook, hook_id).secret)
         hooks[hook_id] = receiver
     token = api_token(instance.app)
-    workers = [instance.start_worker(THREADS) for _ in range(WORKERS)]
+    workers = [instance.start_worker(CONCURRENCY) for _ in range(WORKERS)]
     stop_outages = threading.Event()
     outages = run_outages(receivers, SEED + 100, OUTAGE_UP, OUTAGE_DOWN, stop_outages)
 
@@ -241,7 +241,7 @@ def test_every_delivery_succeeds_through_receiver_chaos_and_killed_workers(
                 victim = next(process for process, _log in workers if process.poll() is None)
                 kills.append(kill_mid_send(victim, receivers))
                 killed_at.append(time.monotonic() - started)
-                workers.append(instance.start_worker(THREADS))
+                workers.append(instance.start_worker(CONCURRENCY))
             if counts["succeeded"] == expected and not reporter.is_alive():
                 break
             time.sleep(0.25)

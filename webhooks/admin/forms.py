@@ -6,18 +6,26 @@ from flask_babel import gettext as _
 from wtforms import (
     BooleanField,
     HiddenField,
+    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     SubmitField,
     URLField,
 )
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from webhooks.catalogue import event_choices, get_event
 from webhooks.forms import PostedForm
 from webhooks.i18n import _l
-from webhooks.models import MANUAL, PAYLOAD_FORMATS, Webhook
+from webhooks.models import (
+    DEFAULT_MAX_IN_FLIGHT,
+    MANUAL,
+    MAX_IN_FLIGHT_RANGE,
+    PAYLOAD_FORMATS,
+    RATE_LIMIT_RANGE,
+    Webhook,
+)
 
 URL_MAX = 2048
 # The labels of models.PAYLOAD_FORMATS, as the form shows them.
@@ -112,6 +120,42 @@ class WebhookForm(PostedForm):
     active = BooleanField(
         _l("Active"), default=True, description=_l("Inactive webhooks receive nothing.")
     )
+    max_in_flight = IntegerField(
+        _l("Requests at once"),
+        default=DEFAULT_MAX_IN_FLIGHT,
+        # Left empty, it is the default.
+        filters=[lambda value: DEFAULT_MAX_IN_FLIGHT if value is None else value],
+        validators=[
+            Optional(),
+            NumberRange(
+                *MAX_IN_FLIGHT_RANGE,
+                message=_l("Enter a whole number from %(min)d to %(max)d."),
+            ),
+        ],
+        invalid_value_message=_l("Enter a whole number from 1 to 1000."),
+        render_kw={"min": MAX_IN_FLIGHT_RANGE[0], "max": MAX_IN_FLIGHT_RANGE[1]},
+        description=_l(
+            "At most this many deliveries are sent to this webhook at the same time; the "
+            "others wait their turn. A slow receiver then holds only its own deliveries."
+        ),
+    )
+    rate_limit = IntegerField(
+        _l("Rate limit (requests a second)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                *RATE_LIMIT_RANGE,
+                message=_l("Enter a whole number from %(min)d to %(max)d, or leave it empty."),
+            ),
+        ],
+        invalid_value_message=_l("Enter a whole number from 1 to 10000, or leave it empty."),
+        render_kw={
+            "min": RATE_LIMIT_RANGE[0],
+            "max": RATE_LIMIT_RANGE[1],
+            "placeholder": _l("No limit"),
+        },
+        description=_l("Deliveries over the limit wait; they do not fail. Empty: no limit."),
+    )
     submit = SubmitField(_l("Add New Webhook"))
 
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
@@ -123,6 +167,8 @@ class WebhookForm(PostedForm):
             event=self.event.data,
             payload_format=self.payload_format.data,
             active=self.active.data,
+            max_in_flight=self.max_in_flight.data,
+            rate_limit=self.rate_limit.data,
             integration=integration,
         )
 

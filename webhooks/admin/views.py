@@ -10,10 +10,10 @@ from flask_babel import ngettext
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from webhooks import lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.catalogue import all_events, sample_envelopes
 from webhooks.deliveries.forms import STATUSES
-from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
@@ -136,10 +136,9 @@ def edit(webhook_id: int):
     form = WebhookForm(obj=webhook)
     form.submit.label.text = _("Save Changes")
     if form.validate_on_submit():
+        url_before = webhook.url
         form.populate_obj(webhook)
-        if webhook.active and webhook.disabled_at is not None:
-            # Ticking "Active" on a disabled webhook re-enables it.
-            webhook.enable()
+        lifecycle.settings_saved(webhook, url_before)
         db.session.commit()
         flash(_("Webhook “%(name)s” saved.", name=webhook.name), "success")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
@@ -168,7 +167,7 @@ def test(webhook_id: int):
     back = safe_next(request.form.get("next")) or url_for("webhooks.edit", webhook_id=webhook.id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    result = send_test_event(webhook)
+    result = lifecycle.send_test_event(webhook)
     if result.ok:
         message = _(
             "Test event delivered to %(url)s: %(summary)s.", url=webhook.url, summary=result.summary
@@ -188,7 +187,7 @@ def enable(webhook_id: int):
     back = safe_next(request.form.get("next")) or url_for("webhooks.edit", webhook_id=webhook.id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    webhook.enable()
+    lifecycle.enable(webhook)
     db.session.commit()
     flash(
         _(
@@ -282,7 +281,7 @@ def bulk():
         for webhook in webhooks:
             # Already-active webhooks keep their failure clock; the others are enabled afresh.
             if not webhook.active or webhook.disabled_at is not None:
-                webhook.enable()
+                lifecycle.enable(webhook)
         count = len(webhooks)
         done = ngettext("%(num)d webhook activated.", "%(num)d webhooks activated.", count)
     else:

@@ -1,8 +1,9 @@
 """The delivery log: GET /api/v1/deliveries (keyset pages, newest first), one delivery with its
 attempts, redelivery, and "retry failed since".
 
-Lists are read and deliveries queued again by ``webhooks.deliveries.queries``, the code behind
-the admin's delivery screens; "retry failed since" is checked by the admin's ``RecoverForm``.
+Lists are read by ``webhooks.deliveries.queries`` and deliveries queued again by
+``webhooks.lifecycle``, the code behind the admin's delivery screens; "retry failed since" is
+checked by the admin's ``RecoverForm``.
 Where the admin page ignores a parameter it cannot use (with a note), the API refuses it (422).
 """
 
@@ -24,7 +25,7 @@ from webhooks.api.inputs import (
 )
 from webhooks.api.serializers import delivery_json, webhook_status
 from webhooks.catalogue import all_events
-from webhooks.deliveries.forms import STATUSES, RecoverForm
+from webhooks.deliveries.forms import RecoverForm
 from webhooks.deliveries.queries import (
     API_ROWS,
     Filters,
@@ -32,13 +33,10 @@ from webhooks.deliveries.queries import (
     date_range,
     get_delivery_or_404,
     older_than,
-    redelivery_refusal,
-    requeue,
-    requeue_failed_since,
 )
 from webhooks.extensions import db
-from webhooks.models import Webhook
-from webhooks.worker.wakeup import notify_new_work
+from webhooks.lifecycle import redelivery_refusal, requeue, requeue_failed_since
+from webhooks.models import DeliveryStatus, Webhook
 
 LIST_PARAMETERS = ("status", "event", "webhook_id", "from", "to", "before", "limit")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
@@ -79,7 +77,7 @@ def read_list_query() -> tuple[Filters, int | None, int]:
     """The filters, ``before`` and ``limit`` of GET /deliveries; a 422 naming every parameter
     that is unknown, repeated or not a value the list can use."""
     problems = unknown_parameters(LIST_PARAMETERS)
-    status = gather(problems, query_choice, "status", STATUSES)
+    status = gather(problems, query_choice, "status", set(DeliveryStatus))
     event = gather(problems, query_choice, "event", {e.slug for e in all_events()})
     webhook_id = gather(problems, _id_parameter, "webhook_id")
     before = gather(problems, _id_parameter, "before")
@@ -87,7 +85,11 @@ def read_list_query() -> tuple[Filters, int | None, int]:
     since = gather(problems, _day_or_time, "from")
     until = gather(problems, _day_or_time, "to")
     filters = Filters(
-        status=status, event=event, webhook_id=webhook_id, date_from=since, date_to=until
+        status=DeliveryStatus(status) if status else None,
+        event=event,
+        webhook_id=webhook_id,
+        date_from=since,
+        date_to=until,
     )
     if "from" not in problems and "to" not in problems:
         start, end = date_range(filters)
@@ -146,7 +148,6 @@ def redeliver_delivery(delivery_id: int):
         raise _not_active(delivery.webhook)
     requeue(delivery, datetime.now(UTC))
     db.session.commit()
-    notify_new_work([delivery.id])
     return delivery_json(delivery), 202
 
 
@@ -164,8 +165,6 @@ def retry_failed():
         raise _not_active(webhook)
     queued = requeue_failed_since(webhook, form.since.data, datetime.now(UTC))
     db.session.commit()
-    if queued:
-        notify_new_work()
     return {"queued": queued}, 202
 
 

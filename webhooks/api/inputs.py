@@ -78,7 +78,7 @@ def form_from_json(
         if name not in fields:
             continue
         wanted = fields[name]
-        if value is None or not _is(value, wanted):
+        if not _is(value, wanted):
             problems[name] = [f"Must be {_type_name(wanted)}."]
         else:
             values[name] = value
@@ -98,7 +98,7 @@ def _is(value: Any, wanted: type | tuple[type, ...]) -> bool:
 
 
 def _type_name(wanted: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "true or false", int: "an integer"}
+    names = {str: "a string", bool: "true or false", int: "an integer", type(None): "null"}
     kinds = wanted if isinstance(wanted, tuple) else (wanted,)
     return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
 

@@ -9,14 +9,20 @@ import functools
 from typing import Any
 
 from webhooks.catalogue import all_events
-from webhooks.models import PAYLOAD_FORMATS
+from webhooks.models import (
+    DEFAULT_MAX_IN_FLIGHT,
+    MAX_IN_FLIGHT_RANGE,
+    PAYLOAD_FORMATS,
+    RATE_LIMIT_RANGE,
+    DeliveryStatus,
+)
 from webhooks.routing import MAX_ID, MAX_PAGE
 from webhooks.version import PRODUCT, __version__
 
 API_PREFIX = "/api/v1"
 JSON = "application/json"
 MAX_PER_PAGE = 100
-DELIVERY_STATUSES = ("pending", "succeeded", "failing", "failed", "test")
+DELIVERY_STATUSES = [status.value for status in DeliveryStatus]
 
 Schema = dict[str, Any]
 
@@ -103,6 +109,26 @@ WEBHOOK_FIELDS: dict[str, Schema] = {
     "disabled_at": or_null(moment("When it was disabled.")),
     "disabled_reason": or_null(text("Why it was disabled.")),
     "failing_since": or_null(moment("Start of the current run of failed deliveries.")),
+    "max_in_flight": integer(
+        "At most this many of its deliveries are in flight at once.",
+        minimum=MAX_IN_FLIGHT_RANGE[0],
+        maximum=MAX_IN_FLIGHT_RANGE[1],
+    ),
+    "rate_limit": or_null(
+        integer(
+            "At most this many requests a second (null: no limit); deliveries over it wait.",
+            minimum=RATE_LIMIT_RANGE[0],
+            maximum=RATE_LIMIT_RANGE[1],
+        )
+    ),
+    "receiver_down_since": or_null(
+        moment(
+            "Set while its receiver is down (several attempts in a row timed out, found no "
+            "connection or got a 5xx): its deliveries wait, and one probe is sent at "
+            "`next_probe_at`. Null while the receiver is up."
+        )
+    ),
+    "next_probe_at": or_null(moment("When the next probe goes while the receiver is down.")),
     "sent_count": integer("Deliveries its receiver accepted.", minimum=0),
     "last_delivery_at": or_null(moment()),
     "last_delivery_ok": or_null(boolean()),
@@ -141,6 +167,23 @@ WEBHOOK_INPUT_FIELDS: dict[str, Schema] = {
     "active": {
         **boolean("Whether it receives events; true re-enables a disabled one."),
         "default": True,
+    },
+    "max_in_flight": integer(
+        "At most this many of its deliveries are sent at once.",
+        minimum=MAX_IN_FLIGHT_RANGE[0],
+        maximum=MAX_IN_FLIGHT_RANGE[1],
+        default=DEFAULT_MAX_IN_FLIGHT,
+    ),
+    "rate_limit": {
+        **or_null(
+            integer(
+                "At most this many requests a second; null (the default) for no limit. "
+                "Deliveries over the limit wait; they do not fail.",
+                minimum=RATE_LIMIT_RANGE[0],
+                maximum=RATE_LIMIT_RANGE[1],
+            )
+        ),
+        "default": None,
     },
 }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from webhooks.catalogue.events import EventType
 from webhooks.delivery.message import iso_utc
-from webhooks.delivery.sender import SendResult
+from webhooks.delivery.result import SendResult
 from webhooks.models import Attempt, Delivery, Webhook
 
 
@@ -45,6 +45,10 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "disabled_at": _time(webhook.disabled_at),
         "disabled_reason": webhook.disabled_reason,
         "failing_since": _time(webhook.failing_since),
+        "max_in_flight": webhook.max_in_flight,
+        "rate_limit": webhook.rate_limit,
+        "receiver_down_since": _time(webhook.down_since),
+        "next_probe_at": _time(webhook.next_probe_at),
         "sent_count": webhook.sent_count,
         "last_delivery_at": _time(webhook.last_delivery_at),
         "last_delivery_ok": webhook.last_delivery_ok,

@@ -8,6 +8,7 @@ from typing import Any
 from flask import g, request, url_for
 from sqlalchemy import select
 
+from webhooks import lifecycle
 from webhooks.admin.forms import WebhookForm
 from webhooks.admin.views import get_webhook_or_404
 from webhooks.api.blueprint import bp
@@ -24,17 +25,29 @@ from webhooks.api.inputs import (
 from webhooks.api.serializers import secret_json, test_result_json, webhook_json
 from webhooks.auth import access
 from webhooks.catalogue import all_events
-from webhooks.delivery.pipeline import send_test_event
 from webhooks.extensions import db
-from webhooks.models import Webhook
+from webhooks.models import DEFAULT_MAX_IN_FLIGHT, Webhook
 from webhooks.routing import MAX_PAGE
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 LIST_PARAMETERS = ("event", "active", "page", "per_page")
 # The JSON members a webhook is written with, and their JSON types.
-FIELDS = {"name": str, "url": str, "event": str, "payload_format": str, "active": bool}
-CREATE_DEFAULTS = {"payload_format": "standard", "active": True}
+FIELDS = {
+    "name": str,
+    "url": str,
+    "event": str,
+    "payload_format": str,
+    "active": bool,
+    "max_in_flight": int,
+    "rate_limit": (int, type(None)),
+}
+CREATE_DEFAULTS = {
+    "payload_format": "standard",
+    "active": True,
+    "max_in_flight": DEFAULT_MAX_IN_FLIGHT,
+    "rate_limit": None,
+}
 
 
 @bp.get("/webhooks")
@@ -108,13 +121,10 @@ def _update(webhook: Webhook):
     disabled webhook active re-enables it."""
     current = {name: getattr(webhook, name) for name in FIELDS}
     form = _checked_form(json_object(), current)
-    webhook.name = form.name.data
-    webhook.url = form.url.data
-    webhook.event = form.event.data
-    webhook.payload_format = form.payload_format.data
-    webhook.active = form.active.data
-    if webhook.active and webhook.disabled_at is not None:
-        webhook.enable()
+    url_before = webhook.url
+    for name in FIELDS:
+        setattr(webhook, name, getattr(form, name).data)
+    lifecycle.settings_saved(webhook, url_before)
     db.session.commit()
     return webhook_json(webhook)
 
@@ -153,7 +163,7 @@ def test_webhook(webhook_id: int):
     """Send Test Event: 200 with the honest result, whether the receiver took it or not."""
     webhook = get_webhook_or_404(webhook_id)
     _no_body()
-    return test_result_json(send_test_event(webhook))
+    return test_result_json(lifecycle.send_test_event(webhook))
 
 
 def _checked_form(payload: dict[str, Any], current: dict[str, Any]) -> WebhookForm:

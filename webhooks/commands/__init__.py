@@ -6,7 +6,7 @@ from webhooks.commands.admin import admin_group
 from webhooks.commands.deliveries import deliveries_group
 from webhooks.commands.events import events_group
 from webhooks.commands.tokens import tokens_group
-from webhooks.commands.worker import celery_sweep_command, worker_command
+from webhooks.commands.worker import worker_command
 
 
 def register_commands(app: Flask) -> None:
@@ -16,6 +16,5 @@ def register_commands(app: Flask) -> None:
         tokens_group,
         deliveries_group,
         worker_command,
-        celery_sweep_command,
     ):
         app.cli.add_command(command)

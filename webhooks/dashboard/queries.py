@@ -13,11 +13,11 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, DeliveryStatus, Webhook
 
 HOURS = 24
 # Deliveries that did not get through: given up, or failed and waiting for a retry.
-FAILED_STATUSES = ("failed", "failing")
+FAILED_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.FAILING)
 ATTENTION_LIMIT = 8
 
 
@@ -110,7 +110,7 @@ def activity(now: datetime) -> Activity:
         hour = by_key.get(key)
         if hour is None:  # created in the future, by a clock ahead of this one
             continue
-        if status == "succeeded":
+        if status == DeliveryStatus.SUCCEEDED:
             hour.succeeded += count
         elif status in FAILED_STATUSES:
             hour.failed += count
@@ -124,9 +124,11 @@ class WebhookHealth:
 
     @property
     def state(self) -> str:
-        """disabled, failing, inactive or active: the first that applies."""
+        """disabled, down, failing, inactive or active: the first that applies."""
         if self.webhook.disabled_at is not None:
             return "disabled"
+        if self.webhook.down_since is not None and self.webhook.active:
+            return "down"
         if self.webhook.failing_since is not None or self.webhook.last_delivery_ok is False:
             return "failing"
         return "active" if self.webhook.active else "inactive"
@@ -146,6 +148,7 @@ def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[We
     failures = func.coalesce(recent.c.failures, 0)
     rank = case(
         (Webhook.disabled_at.is_not(None), 0),
+        (Webhook.down_since.is_not(None) & Webhook.active.is_(True), 1),
         (Webhook.failing_since.is_not(None), 1),
         (Webhook.last_delivery_ok.is_(False), 2),
         (failures > 0, 3),

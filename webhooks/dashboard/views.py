@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, render_template
 
-from webhooks.dashboard.queries import Activity, Hour, activity, webhook_counts, webhooks_by_health
+from webhooks.dashboard.queries import (
+    FAILED_STATUSES,
+    Activity,
+    Hour,
+    activity,
+    webhook_counts,
+    webhooks_by_health,
+)
 from webhooks.deliveries.forms import STATUSES
 
 bp = Blueprint("dashboard", __name__)
@@ -96,5 +103,5 @@ def index():
         chart=chart(recent) if recent else None,
         webhooks=webhooks_by_health(recent.since) if recent else [],
         statuses=STATUSES,
-        failed_statuses=("failed", "failing"),
+        failed_statuses=FAILED_STATUSES,
     )

@@ -20,17 +20,18 @@ from webhooks.admin.forms import ConfirmForm
 from webhooks.catalogue import event_choices, get_event
 from webhooks.deliveries.queries import Filters
 from webhooks.i18n import _l
+from webhooks.models import DeliveryStatus
 from webhooks.routing import MAX_ID
 
 __all__ = ["STATUSES", "ConfirmForm", "FilterForm", "RecoverForm", "parse_id"]
 
 # Every state a delivery can be in, with the label the screens show.
 STATUSES = {
-    "pending": _l("Pending"),
-    "succeeded": _l("Succeeded"),
-    "failing": _l("Failing"),
-    "failed": _l("Failed"),
-    "test": _l("Test"),
+    DeliveryStatus.PENDING: _l("Pending"),
+    DeliveryStatus.SUCCEEDED: _l("Succeeded"),
+    DeliveryStatus.FAILING: _l("Failing"),
+    DeliveryStatus.FAILED: _l("Failed"),
+    DeliveryStatus.TEST: _l("Test"),
 }
 NOTE_VALUE_MAX = 40
 WEBHOOK_TEXT_MAX = 240  # a name (191) and " (#id)"
@@ -158,7 +159,7 @@ class FilterForm(FlaskForm):
             notes.append(_("The “to” date is before the “from” date, so no delivery can match."))
 
         filters = Filters(
-            status=status or None,
+            status=DeliveryStatus(status) if status else None,
             event=event or None,
             webhook_id=webhook_id,
             webhook_name=webhook_name,

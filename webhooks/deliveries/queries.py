@@ -1,5 +1,6 @@
-"""Reading and re-queueing the delivery log: the one implementation behind the admin's delivery
-screens and the API's ``/deliveries`` resource.
+"""Reading the delivery log: the one implementation behind the admin's delivery screens and the
+API's ``/deliveries`` resource. (Queueing deliveries again is a transition:
+``webhooks.lifecycle``.)
 
 Lists are paged by keyset and never count the table, so they stay fast with millions of rows.
 Without a date range a list is in id order: every filter is an equality on a column indexed
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from webhooks.extensions import db
-from webhooks.models import Attempt, Delivery, Webhook, as_utc
+from webhooks.models import Attempt, Delivery, DeliveryStatus, as_utc
 
 LATEST = datetime.max.replace(tzinfo=UTC)
 # The finest time a database keeps: a "to" moment is included by ending the range just after it.
@@ -40,7 +41,7 @@ class Filters:
     ``date_from`` and ``date_to`` are UTC days (a ``date``: the whole day, the "to" day
     included) or moments (a ``datetime``: from that moment, up to and including it)."""
 
-    status: str | None = None
+    status: DeliveryStatus | None = None
     event: str | None = None
     webhook_id: int | None = None
     webhook_name: str | None = None
@@ -329,44 +330,3 @@ def fetch_page(
     rows = _older_rows(filters, order, None, per_page)
     items = rows[:per_page]
     return Page(items, newer=None, older=items[-1].id if len(rows) > per_page else None, first=True)
-
-
-# ---------------------------------------------------------------- re-queueing
-
-
-def requeue_values(now: datetime) -> dict:
-    """What re-queues a delivery: due now, from the start of the retry schedule, unclaimed.
-    ``msg_id`` and the body stay, so the receiver can tell it is the same message."""
-    return {"status": "pending", "next_attempt_at": now, "round_failures": 0, "lease_token": None}
-
-
-def redelivery_refusal(delivery: Delivery) -> str | None:
-    """Why the delivery cannot be sent again — ``"test"`` (a test send; Send Test Event makes
-    another) or ``"inactive"`` (its webhook would send nothing) — or None when it can."""
-    if delivery.is_test:
-        return "test"
-    if not delivery.webhook.active:
-        return "inactive"
-    return None
-
-
-def requeue(delivery: Delivery, now: datetime) -> None:
-    """Queue the delivery again; the caller commits, then calls ``notify_new_work``."""
-    for name, value in requeue_values(now).items():
-        setattr(delivery, name, value)
-
-
-def requeue_failed_since(webhook: Webhook, since: datetime, now: datetime) -> int:
-    """Queue again every failed delivery (not test sends) of the webhook created at or after
-    ``since``; how many. The caller commits, then calls ``notify_new_work`` if there were any."""
-    return db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.webhook_id == webhook.id,
-            Delivery.status == "failed",
-            Delivery.is_test.is_(False),
-            Delivery.created_at >= as_utc(since),
-        )
-        .values(**requeue_values(now))
-        .execution_options(synchronize_session=False)
-    ).rowcount

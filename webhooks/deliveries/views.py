@@ -42,14 +42,10 @@ from webhooks.deliveries.queries import (  # Order … page_statement: also read
     get_delivery_or_404,
     list_order,
     page_statement,
-    redelivery_refusal,
-    requeue,
-    requeue_failed_since,
 )
 from webhooks.extensions import db
-from webhooks.models import Webhook, as_utc
-from webhooks.worker.queue import DUE_STATES
-from webhooks.worker.wakeup import notify_new_work
+from webhooks.lifecycle import redelivery_refusal, requeue, requeue_failed_since
+from webhooks.models import DeliveryStatus, Webhook, as_utc
 
 __all__ = ["Order", "bp", "conditions", "list_order", "page_statement", "per_page"]
 
@@ -252,7 +248,7 @@ def index():
         webhook_label=webhook_label,
         recover_form=recover_form,
         statuses=STATUSES,
-        due_states=DUE_STATES,
+        due_states=DeliveryStatus.due(),
     )
 
 
@@ -305,7 +301,7 @@ def detail(delivery_id: int):
         header_pairs=header_pairs,
         action_form=ConfirmForm(),
         statuses=STATUSES,
-        due_states=DUE_STATES,
+        due_states=DeliveryStatus.due(),
     )
 
 
@@ -338,7 +334,6 @@ def redeliver(delivery_id: int):
         return redirect(back)
     requeue(delivery, datetime.now(UTC))
     db.session.commit()
-    notify_new_work([delivery.id])
     flash(
         _(
             "Redelivery queued: message %(msg_id)s will be sent again to %(url)s with the same "
@@ -380,7 +375,6 @@ def recover():
     db.session.commit()
     when = since.strftime("%Y-%m-%d %H:%M UTC")
     if count:
-        notify_new_work()
         flash(
             ngettext(
                 "%(num)d failed delivery of “%(name)s” since %(when)s queued for redelivery.",

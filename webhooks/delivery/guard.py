@@ -1,8 +1,8 @@
 """Step 3: the recipient guard — webhooks may only reach public addresses.
 
 A URL's host is resolved and every address it resolves to is checked; one blocked address
-blocks the URL. The guarded transport (``transport.py``) runs the same check again at connect
-time and connects only to an address it has just checked, so a DNS answer that changes between
+blocks the URL. The sender (``sender.py``) resolves through the same check again when it opens
+a connection, and checks the very address it connects to, so a DNS answer that changes between
 this check and the connection cannot smuggle a request to an internal address.
 """
 
@@ -107,14 +107,26 @@ class RecipientGuard:
                 ) from error
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
-            reason = self.blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]))
-            if reason is not None:
-                shown = host if host == address else f"{host} resolves to {address}, which"
-                raise RecipientBlocked(
-                    f"blocked address: {shown} is {reason}; webhooks may only reach public "
-                    "addresses unless WEBHOOKS_ALLOWED_NETWORKS allows its range"
-                )
+            self.check_address(address, host)
         return addresses
+
+    def check_address(self, address: str, host: str | None = None) -> None:
+        """Raise ``RecipientBlocked`` unless ``address`` (one ``host`` resolved to) may be
+        reached. The sender calls it again for the address of every connection it opens."""
+        reason = self.blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]))
+        if reason is not None:
+            shown = (
+                f"{host} resolves to {address}, which" if host not in (None, address) else address
+            )
+            raise RecipientBlocked(
+                f"blocked address: {shown} is {reason}; webhooks may only reach public "
+                "addresses unless WEBHOOKS_ALLOWED_NETWORKS allows its range"
+            )
+
+    @staticmethod
+    def needs_lookup(url: str) -> bool:
+        """Whether checking ``url`` asks DNS (its host is a name, not a plain IP address)."""
+        return _literal(urlsplit(url).hostname or "") is None
 
     def check_url(self, url: str) -> list[str]:
         """Check a webhook URL before sending; returns the addresses it resolves to."""

@@ -1,29 +1,30 @@
-"""The pipeline that every delivery walks, test or real: sign → check → send → record.
+"""The pipeline that every attempt walks, test or real: sign → check → send. Recording the
+result is the lifecycle's (``webhooks.lifecycle``); nothing here touches the database.
 
-A ``Deliverer`` holds what the steps need (guard, HTTP sessions, limits) and is built once per
-application from its configuration; ``current_deliverer()`` returns the running app's one.
+A ``Deliverer`` holds what the steps need (guard, limits, the HTTP session of each event loop)
+and is built once per application from its configuration; ``current_deliverer()`` returns the
+running app's one.
 """
 
-import json
-import threading
+import asyncio
+import logging
+import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-import requests
 from flask import Flask, current_app
-from sqlalchemy import insert, update
 
-from webhooks.catalogue import get_event
-from webhooks.delivery.guard import RecipientError, RecipientGuard, parse_networks
-from webhooks.delivery.message import Message, render_body
-from webhooks.delivery.sender import SendResult, send
+from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard, parse_networks
+from webhooks.delivery.loop import SenderLoop
+from webhooks.delivery.message import Message
+from webhooks.delivery.result import Failure, SendResult
+from webhooks.delivery.sender import Sender, host_of
 from webhooks.delivery.signing import signed_headers
-from webhooks.delivery.transport import guarded_session
-from webhooks.extensions import db
-from webhooks.models import Attempt, Delivery, Webhook, new_message_id
 from webhooks.version import USER_AGENT
 
 EXTENSION_KEY = "webhooks.deliverer"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Deliverer:
         self.guard = guard
         self.timeout = timeout
         self.body_limit = body_limit
-        self._local = threading.local()
+        self._senders: dict[asyncio.AbstractEventLoop, Sender] = {}
+        weakref.finalize(self, _close_senders, self._senders)
 
     @classmethod
     def from_config(cls, config) -> "Deliverer":
@@ -50,12 +52,6 @@ class Deliverer:
             body_limit=int(config["RESPONSE_BODY_LIMIT"]),
         )
 
-    def session(self) -> requests.Session:
-        """One keep-alive session per thread; sessions are not shared between threads."""
-        if not hasattr(self._local, "session"):
-            self._local.session = guarded_session(self.guard)
-        return self._local.session
-
     def prepare(
         self, msg_id: str, body: str, url: str, secrets: list[str], now: datetime
     ) -> Prepared:
@@ -64,20 +60,55 @@ class Deliverer:
         headers = signed_headers(message, secrets, int(now.timestamp()), USER_AGENT)
         return Prepared(url, headers, message.body)
 
-    def check_and_send(self, prepared: Prepared) -> SendResult:
-        """Steps 3–4: the recipient guard, then the request."""
+    async def attempt(self, prepared: Prepared) -> SendResult:
+        """Steps 3–4, the recipient guard and the request, under one deadline that covers DNS,
+        connecting, the answer and its body. Never raises: an unexpected error is a failed
+        attempt ("internal error"), recorded like any other, so no delivery is lost to a bug."""
         try:
-            self.guard.check_url(prepared.url)
-        except RecipientError as error:
-            return SendResult(ok=False, summary=str(error), error=str(error))
-        return send(
-            self.session(),
-            prepared.url,
-            prepared.headers,
-            prepared.body,
-            timeout=self.timeout,
-            body_limit=self.body_limit,
-        )
+            sender = self._sender()
+            deadline = asyncio.get_running_loop().time() + self.timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await sender.check(prepared.url)
+            except TimeoutError:
+                return SendResult.failed(
+                    Failure.TIMEOUT,
+                    f"timeout: the host name {host_of(prepared.url)} was not resolved within "
+                    f"{self.timeout:g} s",
+                )
+            except RecipientBlocked as error:
+                return SendResult.failed(Failure.BLOCKED, str(error))
+            except RecipientError as error:
+                return SendResult.failed(Failure.CONNECTION, str(error))
+            return await sender.send(
+                prepared.url, prepared.headers, prepared.body, deadline, self.timeout
+            )
+        except Exception as error:
+            log.exception("sending to %s failed unexpectedly", host_of(prepared.url))
+            return SendResult.failed(Failure.INTERNAL, f"internal error: {error}")
+
+    def attempt_now(self, prepared: Prepared) -> SendResult:
+        """``attempt``, from a thread that is not the sender loop's, waited for."""
+        return SenderLoop.of_this_process().run(self.attempt(prepared))
+
+    def _sender(self) -> Sender:
+        """This event loop's HTTP session (made on first use: a session belongs to a loop)."""
+        loop = asyncio.get_running_loop()
+        sender = self._senders.get(loop)
+        if sender is None:
+            sender = self._senders[loop] = Sender(self.guard, self.body_limit).open()
+        return sender
+
+
+def _close_senders(senders: dict[asyncio.AbstractEventLoop, Sender]) -> None:
+    """Close the HTTP sessions of a deliverer that is gone (an app torn down), in their loops."""
+    for loop, sender in list(senders.items()):
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(lambda s=sender: asyncio.ensure_future(s.close()))
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+    senders.clear()
 
 
 def init_app(app: Flask) -> None:
@@ -87,68 +118,3 @@ def init_app(app: Flask) -> None:
 
 def current_deliverer() -> Deliverer:
     return current_app.extensions[EXTENSION_KEY]
-
-
-def attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, now: datetime) -> dict:
-    return {
-        "delivery_id": delivery_id,
-        "created_at": now,
-        "url": prepared.url,
-        "request_headers": json.dumps(prepared.headers),
-        "succeeded": result.ok,
-        "response_status": result.status_code,
-        "response_headers": json.dumps(result.response_headers) if result.status_code else None,
-        "response_body": result.response_body,
-        "duration_ms": result.duration_ms,
-        "error": result.error,
-        "summary": result.summary[:255],
-    }
-
-
-def record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: datetime) -> None:
-    """Step 5: write the attempts, in one statement however many there are. The caller
-    updates the deliveries and the webhook's figures, then commits."""
-    db.session.execute(insert(Attempt), [attempt_values(*attempt, now=now) for attempt in attempts])
-
-
-def update_webhook_figures(
-    webhook_id: int, last: SendResult, is_test: bool, now: datetime, **changes
-) -> None:
-    """The webhook's last result (and ``changes``, such as its Sent count), in one UPDATE
-    however many attempts it had."""
-    values = {
-        "last_delivery_at": now,
-        "last_delivery_ok": last.ok,
-        "last_delivery_summary": (("Test: " if is_test else "") + last.summary)[:255],
-        **changes,
-    }
-    db.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
-
-
-def send_test_event(webhook: Webhook) -> SendResult:
-    """POST the sample payload of the webhook's event now, through the full pipeline."""
-    event = get_event(webhook.event)
-    data = event.sample_data() if event else {}
-    now = datetime.now(UTC)
-    delivery = Delivery(
-        webhook=webhook,
-        event_type=webhook.event,
-        msg_id=new_message_id(),
-        body=render_body(webhook.payload_format, webhook.event, data, now),
-        is_test=True,
-        status="test",
-    )
-    db.session.add(delivery)
-    deliverer = current_deliverer()
-    prepared = deliverer.prepare(
-        delivery.msg_id, delivery.body, webhook.url, webhook.signing_secrets(now), now
-    )
-    db.session.commit()  # no transaction stays open while the receiver is waited for
-    result = deliverer.check_and_send(prepared)
-    now = datetime.now(UTC)
-    record_attempts([(delivery.id, prepared, result)], now)
-    delivery.attempt_count += 1
-    delivery.last_summary = result.summary[:255]
-    update_webhook_figures(delivery.webhook_id, result, True, now)
-    db.session.commit()
-    return result

@@ -1,65 +1,141 @@
-"""Step 4: send one signed request and describe the outcome honestly.
+"""Step 4: send one signed request and describe the outcome honestly, with thousands of
+requests in flight on one event loop (aiohttp; docs/delivery-engine.md says why).
 
-``send`` never raises for anything the network or the receiver does: every outcome, from a
-2xx to a refused connection, comes back as a ``SendResult``. Only a 2xx is a success.
+Connections go only where the recipient guard allows: a new connection resolves its host
+through the guard (``GuardedResolver``), which checks every address, and the socket is made
+only for an address the guard passes (``guarded_socket``), so the address checked is the
+address connected to. TLS still verifies the certificate against the host name. Proxies from
+the environment are ignored, cookies are not kept, and redirects are never followed.
+
+``send`` never raises for anything the network or the receiver does, and keeps at most
+``body_limit`` bytes of an answer: a 100 MB answer is cut, not read. Its caller gives it the
+attempt's deadline, which covers connecting, the answer and its body alike.
 """
 
+import asyncio
+import contextvars
 import errno
-import functools
-import http
+import socket
+import ssl
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import requests
-import urllib3
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from webhooks.delivery.guard import RecipientError
-from webhooks.delivery.transport import deadline
+from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard
+from webhooks.delivery.result import Failure, SendResult, answer_failure, status_text
 
-BODY_PREVIEW = 200
-
-
-@dataclass(frozen=True)
-class SendResult:
-    ok: bool
-    summary: str
-    status_code: int | None = None
-    duration_ms: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: str | None = None
-    error: str | None = None
-
-    def header(self, name: str) -> str | None:
-        """A response header, whatever its case."""
-        wanted = name.lower()
-        return next((v for k, v in self.response_headers.items() if k.lower() == wanted), None)
-
-    @property
-    def body_preview(self) -> str:
-        body = (self.response_body or "").strip()
-        return body if len(body) <= BODY_PREVIEW else body[:BODY_PREVIEW] + "…"
+DNS_THREADS = 16
 
 
-@functools.lru_cache(maxsize=4096)
-def _post_to(url: str) -> requests.PreparedRequest:
-    return requests.Request("POST", url).prepare()
+def host_of(url: str) -> str:
+    """The host (and port) of a URL as a person reads it: no user name or password."""
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
-def prepared_post(url: str, headers: dict[str, str], body: bytes) -> requests.PreparedRequest:
-    """The request, built without ``session.post``: a webhook takes no cookies, proxies or
-    environment settings from the session, and a URL is parsed once, not on every attempt;
-    together that is about a fifth of an attempt's time on a fast network."""
-    request = _post_to(url).copy()
-    request.prepare_headers(headers)
-    request.prepare_body(body, None)
-    return request
+class GuardedResolver(AbstractResolver):
+    """Resolves a host for a new connection through the recipient guard, in threads (the
+    system's resolver blocks): every address is checked, and a blocked one raises
+    ``RecipientBlocked`` instead of being connected to."""
+
+    def __init__(self, guard: RecipientGuard, executor: ThreadPoolExecutor) -> None:
+        self.guard = guard
+        self.executor = executor
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        loop = asyncio.get_running_loop()
+        addresses = await loop.run_in_executor(self.executor, self.guard.resolve, host, port)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        pass
 
 
-def _status_text(code: int) -> str:
-    try:
-        return f"HTTP {code} {http.HTTPStatus(code).phrase}"
-    except ValueError:
-        return f"HTTP {code}"
+@dataclass
+class _Progress:
+    """How far the current attempt got, for saying what a timeout interrupted."""
+
+    sock: socket.socket | None = None
+
+    def connecting(self) -> bool:
+        """A new connection was started and is not established yet."""
+        if self.sock is None:
+            return False
+        try:
+            self.sock.getpeername()
+        except OSError:
+            return True
+        return False
+
+
+_progress: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar(
+    "webhooks_send_progress", default=None
+)
+
+
+def guarded_socket(guard: RecipientGuard):
+    """aiohttp's socket factory: a socket only for an address the guard lets through."""
+
+    def make(addr_info) -> socket.socket:
+        family, type_, proto, _name, address = addr_info
+        guard.check_address(str(address[0]))
+        sock = socket.socket(family, type_, proto)
+        if (progress := _progress.get()) is not None:
+            progress.sock = sock
+        return sock
+
+    return make
+
+
+async def read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` + 1 bytes of a body, and whether it ended (rather than being cut)."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = await content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+def _connection_failure(error: BaseException, host: str) -> SendResult:
+    for cause in _causes(error):
+        if isinstance(cause, RecipientBlocked):
+            return SendResult.failed(Failure.BLOCKED, str(cause))
+        if isinstance(cause, RecipientError):
+            return SendResult.failed(Failure.CONNECTION, str(cause))
+        if (
+            isinstance(cause, ConnectionRefusedError)
+            or getattr(cause, "errno", None) == errno.ECONNREFUSED
+        ):
+            return SendResult.failed(Failure.CONNECTION, f"connection refused by {host}")
+        if isinstance(cause, ssl.SSLError | aiohttp.ClientSSLError):
+            detail = cause.__cause__ or cause
+            return SendResult.failed(
+                Failure.CONNECTION, f"TLS error while connecting to {host}: {detail}"
+            )
+        if isinstance(cause, aiohttp.ServerDisconnectedError):
+            return SendResult.failed(
+                Failure.CONNECTION,
+                f"connection to {host} failed: the receiver closed it without answering",
+            )
+    return SendResult.failed(Failure.CONNECTION, f"connection to {host} failed: {error}")
 
 
 def _causes(error: BaseException):
@@ -71,95 +147,116 @@ def _causes(error: BaseException):
             continue
         seen.add(id(current))
         yield current
-        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        nested = [current.__cause__, current.__context__]
         nested += [arg for arg in current.args if isinstance(arg, BaseException)]
         stack.extend(item for item in nested if isinstance(item, BaseException))
 
 
-def _describe_connection_error(error: requests.ConnectionError, host: str) -> str:
-    for cause in _causes(error):
-        if isinstance(cause, RecipientError):
-            return str(cause)
-        if (
-            isinstance(cause, ConnectionRefusedError)
-            or getattr(cause, "errno", None) == errno.ECONNREFUSED
-        ):
-            return f"connection refused by {host}"
-        if isinstance(cause, requests.exceptions.SSLError):
-            return f"TLS error while connecting to {host}: {cause}"
-    return f"connection to {host} failed: {error}"
+class Sender:
+    """An aiohttp session of the running event loop whose connections are guarded. Made in the
+    loop it sends from (``open``); closed with ``close``."""
 
+    def __init__(self, guard: RecipientGuard, body_limit: int) -> None:
+        self.guard = guard
+        self.body_limit = body_limit
+        self.executor = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="webhooks-dns")
+        self.session: aiohttp.ClientSession | None = None
 
-def _failure(summary: str, started: float) -> SendResult:
-    return SendResult(
-        ok=False,
-        summary=summary,
-        error=summary,
-        duration_ms=round((time.perf_counter() - started) * 1000),
-    )
+    def open(self) -> "Sender":
+        """Make the session; in the event loop that will use it."""
+        connector = aiohttp.TCPConnector(
+            limit=0,  # the engine limits requests per webhook and per process
+            use_dns_cache=False,  # every new connection is checked afresh
+            resolver=GuardedResolver(self.guard, self.executor),
+            socket_factory=guarded_socket(self.guard),
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),  # the caller's deadline bounds it all
+            trust_env=False,
+            raise_for_status=False,
+        )
+        return self
 
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        self.executor.shutdown(wait=False)
 
-def send(
-    session: requests.Session,
-    url: str,
-    headers: dict[str, str],
-    body: bytes,
-    *,
-    timeout: float,
-    body_limit: int,
-) -> SendResult:
-    """POST ``body`` to ``url`` without following redirects; keep at most ``body_limit`` bytes."""
-    host = requests.utils.urlparse(url).netloc
-    started = time.perf_counter()
-    with deadline(timeout) as watch:
+    async def check(self, url: str) -> None:
+        """The recipient guard on ``url``; a host name is resolved in a thread."""
+        if self.guard.needs_lookup(url):
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.executor, self.guard.check_url, url)
+        else:
+            self.guard.check_url(url)
+
+    async def send(
+        self, url: str, headers: dict[str, str], body: bytes, deadline: float, timeout: float
+    ) -> SendResult:
+        """POST ``body`` to ``url`` by the loop time ``deadline`` (``timeout`` seconds after the
+        attempt began, as the summary says)."""
+        host = host_of(url)
+        started = time.perf_counter()
+        progress = _Progress()
+        _progress.set(progress)
+
+        def elapsed_ms() -> int:
+            return round((time.perf_counter() - started) * 1000)
+
         try:
-            response = session.send(
-                prepared_post(url, headers, body),
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except RecipientError as error:
-            return _failure(str(error), started)
-        except requests.exceptions.ConnectTimeout:
-            return _failure(f"timeout: no connection to {host} within {timeout:g} s", started)
-        except requests.exceptions.ReadTimeout:
-            return _failure(f"timeout: {host} did not answer within {timeout:g} s", started)
-        except requests.RequestException as error:
-            if watch.expired:
-                return _failure(f"timeout: {host} did not answer within {timeout:g} s", started)
-            if isinstance(error, requests.ConnectionError):
-                return _failure(_describe_connection_error(error, host), started)
-            return _failure(f"request to {host} failed: {error}", started)
+            async with asyncio.timeout_at(deadline):
+                response = await self.session.post(
+                    url, data=body, headers=headers, allow_redirects=False
+                )
+        except TimeoutError:
+            if progress.connecting():
+                summary = f"timeout: no connection to {host} within {timeout:g} s"
+            else:
+                summary = f"timeout: {host} did not answer within {timeout:g} s"
+            return SendResult.failed(Failure.TIMEOUT, summary, elapsed_ms())
+        except (aiohttp.ClientError, OSError, RecipientError) as error:
+            failure = _connection_failure(error, host)
+            return SendResult.failed(failure.failure, failure.summary, elapsed_ms())
 
-        read_error = None
+        raw, ended, unfinished = b"", False, None
         try:
-            raw = response.raw.read(body_limit + 1, decode_content=True) or b""
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-            raw, read_error = b"", f"the response body could not be read: {error}"
+            async with asyncio.timeout_at(deadline):
+                raw, ended = await read_capped(response.content, self.body_limit)
+        except TimeoutError:
+            unfinished = (Failure.TIMEOUT, f"the response did not finish within {timeout:g} s")
+        except (aiohttp.ClientError, OSError) as error:
+            unfinished = (Failure.CONNECTION, f"the response body could not be read: {error}")
         finally:
-            response.close()
-        if watch.expired:
-            read_error = f"the response body did not arrive within {timeout:g} s"
-    duration_ms = round((time.perf_counter() - started) * 1000)
-    text = raw[:body_limit].decode("utf-8", errors="replace")
-    if len(raw) > body_limit:
-        text += f"\n… (cut at {body_limit} bytes)"
+            # A body read to its end leaves the connection for the next request; otherwise
+            # the connection is closed, so the receiver learns at once to stop writing.
+            if ended:
+                response.release()
+            else:
+                response.close()
+        duration_ms = elapsed_ms()
 
-    code = response.status_code
-    ok = 200 <= code < 300
-    summary = f"{_status_text(code)} in {duration_ms} ms"
-    if 300 <= code < 400:
-        location = response.headers.get("Location") or "an unnamed location"
-        summary += f", a redirect to {location} (redirects are not followed)"
-    if read_error:
-        summary += f"; {read_error}"
-    return SendResult(
-        ok=ok,
-        summary=summary,
-        status_code=code,
-        duration_ms=duration_ms,
-        response_headers=dict(response.headers),
-        response_body=text,
-        error=None if ok and not read_error else summary,
-    )
+        text = raw[: self.body_limit].decode("utf-8", errors="replace")
+        if not ended and unfinished is None:
+            text += f"\n… (cut at {self.body_limit} bytes)"
+        code = response.status
+        summary = f"{status_text(code)} in {duration_ms} ms"
+        if 300 <= code < 400:
+            location = response.headers.get("Location") or "an unnamed location"
+            summary += f", a redirect to {location} (redirects are not followed)"
+        failure = answer_failure(code)
+        if unfinished is not None:
+            summary += f"; {unfinished[1]}"
+            if failure is None or failure == Failure.REJECTED:
+                failure = unfinished[0]
+        return SendResult(
+            ok=failure is None,
+            summary=summary,
+            status_code=code,
+            duration_ms=duration_ms,
+            response_headers=dict(response.headers),
+            response_body=text,
+            error=None if failure is None else summary,
+            failure=failure,
+        )

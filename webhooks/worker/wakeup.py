@@ -1,45 +1,30 @@
-"""Telling the delivery engine the moment new work is committed: waking idle worker threads of
-this process (embedded engine), or sending a Celery message per new delivery (Celery engine)."""
+"""Telling the delivery engine about new work, after the commit that makes it visible.
 
-import threading
-import weakref
-from collections.abc import Iterable
+A transition that makes deliveries due notes it on the session (``note_new_work``); when that
+session commits, one hook tells the app's engine (``Engine.notify``). A rollback drops the
+note. So no caller has to remember to notify, and none can notify before its commit, when a
+worker would look and find nothing.
+"""
 
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-EXTENSION_KEY = "webhooks.wakeups"
-
-
-def init_app(app) -> None:
-    app.extensions[EXTENSION_KEY] = weakref.WeakSet()
-
-
-def register(app) -> threading.Event:
-    """A wake-up flag for one worker thread."""
-    flag = threading.Event()
-    app.extensions[EXTENSION_KEY].add(flag)
-    return flag
+ENGINE_KEY = "webhooks.engine"
+_NOTE = "webhooks.new_work"
 
 
-def wake_workers(app=None) -> None:
-    for flag in list((app or current_app).extensions[EXTENSION_KEY]):
-        flag.set()
+def note_new_work(session: Session) -> None:
+    """Deliveries became due in ``session``'s transaction: tell the engine once it commits."""
+    session.info[_NOTE] = True
 
 
-def uses_celery(app=None) -> bool:
-    return (app or current_app).config["QUEUE"] == "celery"
+@event.listens_for(Session, "after_commit")
+def _tell_the_engine(session: Session) -> None:
+    if session.info.pop(_NOTE, False) and has_app_context():
+        current_app.extensions[ENGINE_KEY].notify()
 
 
-def notify_new_work(delivery_ids: Iterable[int] | None = None, app=None) -> None:
-    """Call after committing due deliveries. ``delivery_ids`` names them when known; without
-    it the Celery engine runs a sweep, which finds every due delivery."""
-    app = app or current_app._get_current_object()
-    if not uses_celery(app):
-        wake_workers(app)
-        return
-    from webhooks.worker.celery_engine import send_attempts, send_sweep
-
-    if delivery_ids is None:
-        send_sweep(app)
-    else:
-        send_attempts(app, delivery_ids)
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_NOTE, None)

@@ -1,36 +1,50 @@
-"""The worker pool: a coordinator thread claims due deliveries and records results in batches,
-a pool of threads sends. It sleeps until the next delivery is due or new work wakes it. The same
-pool runs embedded in the web server or on its own (`flask worker`)."""
+"""The delivery worker of one process: a coordinator thread does all the database work —
+claiming due deliveries within each webhook's limits, signing them, recording results in
+batches — and the process's sender loop makes the requests, up to WORKER_CONCURRENCY at once,
+each a task waiting on its receiver. A receiver that hangs holds only its own webhook's few
+requests, never a thread.
 
+The same dispatcher runs embedded in the web server, on its own (`flask worker`), or inside a
+Celery worker process.
+"""
+
+import asyncio
 import logging
 import queue
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from flask import Flask
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
+from webhooks import lifecycle
+from webhooks.delivery.loop import SenderLoop
 from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
-from webhooks.delivery.sender import SendResult
+from webhooks.delivery.result import SendResult
 from webhooks.extensions import db
+from webhooks.lifecycle import Job
+from webhooks.worker.claims import Claim, seconds_until_next_due
 from webhooks.worker.policy import Policy
-from webhooks.worker.process import Job, finish, load_jobs
-from webhooks.worker.queue import claim_due, seconds_until_due
 from webhooks.worker.retention import purge
-from webhooks.worker.wakeup import register
+from webhooks.worker.wakeup import ENGINE_KEY
 
 log = logging.getLogger("webhooks.worker")
 
-EXTENSION_KEY = "webhooks.worker"
 PURGE_EVERY = 24 * 3600.0
 ERROR_PAUSE = 1.0
 MAX_ERROR_PAUSE = 5.0
 RECORD_BATCH = 200
 RECORD_DELAY = 0.05
-CLAIM_BATCH = 100
+# Claims take at most this many at once, and, while requests are in flight, wait until this
+# many (or a quarter of the concurrency, if less) are free.
+CLAIM_BATCH = 500
+CLAIM_STEP = 100
+# After a claim that found less than it had room for, what is left due is held back by
+# webhooks' limits: the next claim waits for news that may free some (new work, results
+# recorded, a retry or a probe falling due, the poll), and comes at least this long after.
+CLAIM_PAUSE = 0.05
 
 
 def utcnow() -> datetime:
@@ -52,78 +66,100 @@ def _reason(error: DBAPIError) -> str:
     return f"{type(cause).__name__}: {lines[0]}"
 
 
-class WorkerPool:
-    """A coordinator thread does all the database work — recording results, claiming due
-    deliveries, signing them — so the process never waits on its own database locks; a pool
-    of threads does the sending."""
-
-    def __init__(self, app: Flask, threads: int | None = None) -> None:
+class Dispatcher:
+    def __init__(self, app: Flask, concurrency: int | None = None) -> None:
         self.app = app
-        self.size = threads or int(app.config["WORKER_THREADS"])
+        self.room = concurrency or int(app.config["WORKER_CONCURRENCY"])
+        self.step = max(1, min(CLAIM_STEP, self.room // 4))
         self.poll_interval = float(app.config["WORKER_POLL_INTERVAL"])
         self.policy = Policy.from_config(app.config)
         self.deliverer = app.extensions[DELIVERER_KEY]
         self._stopping = threading.Event()
         self._stop_by = 0.0
-        self._wake = register(app)
+        self._wake = threading.Event()
         self._results: queue.SimpleQueue[tuple[Job, SendResult]] = queue.SimpleQueue()
         self._unrecorded: list[tuple[Job, SendResult]] = []
         self._oldest = 0.0
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._senders: ThreadPoolExecutor | None = None
+        self._loop: SenderLoop | None = None
+        self._tasks: set[asyncio.Task] = set()  # the loop's tasks, kept from the collector
         self._coordinator: threading.Thread | None = None
         self._next_purge = 0.0
-        self._claimed: list[tuple[int, str]] = []
+        self._news = True  # something may be claimable that the last claim did not find
+        self._next_claim = 0.0
+        self._claimed: list[Claim] = []
         self._outage_since: float | None = None
         self._error_pause = ERROR_PAUSE
+        app.extensions[ENGINE_KEY].attach(self)
+
+    def wake(self) -> None:
+        """New work may be due: claim now, rather than at the next poll."""
+        self._news = True
+        self._wake.set()
 
     # -- one synchronous round, for tests and tools ------------------------------------------
     def run_once(self, limit: int = 1) -> int:
-        """Claim, send and record up to ``limit`` due deliveries in this thread."""
-        claimed = claim_due(utcnow(), limit, self.policy.lease)
-        jobs = load_jobs(claimed, self.deliverer, utcnow())
-        results = [(job, self.deliverer.check_and_send(job.prepared)) for job in jobs]
-        if results:
-            finish(results, self.policy, utcnow())
-        return len(claimed)
+        """Claim, send and record up to ``limit`` due deliveries, waiting for them here."""
+        claims = lifecycle.claim(utcnow(), limit, self.policy)
+        jobs = lifecycle.load(claims, self.deliverer, utcnow())
+        if jobs:
+            results = SenderLoop.of_this_process().run(self._attempt_all(jobs))
+            lifecycle.record(results, self.policy, utcnow())
+        return len(claims)
+
+    async def _attempt_all(self, jobs: list[Job]) -> list[tuple[Job, SendResult]]:
+        results = await asyncio.gather(*(self._attempt(job) for job in jobs))
+        return list(zip(jobs, results, strict=True))
+
+    async def _attempt(self, job: Job) -> SendResult:
+        """The job's attempt, once its rate limit lets it go."""
+        wait = (job.send_at - utcnow()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self.deliverer.attempt(job.prepared)
 
     # -- threads -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._senders = ThreadPoolExecutor(self.size, thread_name_prefix="webhooks-sender")
+        self._loop = SenderLoop.of_this_process()
         self._coordinator = threading.Thread(
             target=self._run, name="webhooks-coordinator", daemon=True
         )
         self._coordinator.start()
-        log.info("delivery worker started with %d sending threads", self.size)
+        log.info("delivery worker started: up to %d requests in flight", self.room)
 
     def stop(self, timeout: float | None = None) -> bool:
         """Claim nothing more; let in-flight attempts finish and be recorded, for at most
-        ``timeout`` seconds; True when everything was recorded in time."""
+        ``timeout`` seconds; True when everything was recorded in time. Attempts still in
+        flight then are dropped: their leases run out and they are sent again."""
         self._stop_by = time.monotonic() + (timeout if timeout is not None else 120)
         self._stopping.set()
         self._wake.set()
         self._coordinator.join(max(0.0, self._stop_by - time.monotonic()) + 1)
-        self._senders.shutdown(wait=False, cancel_futures=True)
         stopped = not self._coordinator.is_alive() and not self._held()
+        if self._tasks:
+            self._loop.call(self._cancel_all)
         log.info("delivery worker %s", "stopped" if stopped else "did not stop in time")
         return stopped
 
     def is_alive(self) -> bool:
         return self._coordinator is not None and self._coordinator.is_alive()
 
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
     def _held(self) -> int:
         with self._lock:
             return self._in_flight + len(self._unrecorded) + self._results.qsize()
 
-    def _to_claim(self) -> int:
-        """How many deliveries to claim now. Up to two per sending thread are held, so the
-        threads stay busy while the next claim is made; when busy, the coordinator waits
-        until half of that is free, so each claim takes a batch rather than one at a time."""
+    def _room(self) -> int:
+        """How many deliveries there is room to claim: as many as are free, in batches of at
+        least ``step`` while requests are in flight."""
         with self._lock:
             held = self._in_flight
-        free = 2 * self.size - held
-        if held and free < self.size:
+        free = self.room - held
+        if free <= 0 or (held and free < self.step):
             return 0
         return min(CLAIM_BATCH, free)
 
@@ -142,25 +178,40 @@ class WorkerPool:
                         wait = min(wait, 0.1)
                     else:
                         self._maybe_purge()
-                        wanted = self._to_claim()
-                        if wanted:
-                            # A claim whose loading failed is loaded once the database is
-                            # back, rather than left to wait for its lease to end.
-                            if not self._claimed:
-                                self._claimed = claim_due(utcnow(), wanted, self.policy.lease)
-                                self._database_reachable()
-                            if self._claimed:
-                                jobs = load_jobs(self._claimed, self.deliverer, utcnow())
-                                self._claimed = []
-                                self._database_reachable()
-                                self._submit(jobs)
-                                continue
-                            due_in = seconds_until_due(utcnow())
-                            if due_in is not None:
-                                wait = min(due_in, wait)
+                        if self._claim_and_submit():
+                            continue
+                        due_in = seconds_until_next_due(db.session, utcnow())
+                        if due_in is not None:
+                            wait = min(due_in, wait)
+                        if self._news and self._room():
+                            wait = min(wait, max(0.0, self._next_claim - time.monotonic()))
                 except Exception as error:
                     wait = self._after_error(error)
-                self._wake.wait(wait)
+                if not self._wake.wait(wait):
+                    self._news = True  # a retry, a probe or a lease fell due, or it is time to poll
+
+    def _claim_and_submit(self) -> bool:
+        """Claim what there is room for and hand it to the sender loop; True if anything was."""
+        wanted = self._room()
+        if not wanted or not (self._claimed or self._news):
+            return False
+        if time.monotonic() < self._next_claim:
+            return False
+        # A claim whose loading failed is loaded once the database is back, rather than left
+        # to wait for its lease to end.
+        if not self._claimed:
+            self._claimed = lifecycle.claim(utcnow(), wanted, self.policy)
+            self._database_reachable()
+            if len(self._claimed) < wanted:
+                self._news = False
+                self._next_claim = time.monotonic() + CLAIM_PAUSE
+        if not self._claimed:
+            return False
+        jobs = lifecycle.load(self._claimed, self.deliverer, utcnow())
+        self._claimed = []
+        self._database_reachable()
+        self._submit(jobs)
+        return True
 
     def _after_error(self, error: Exception) -> float:
         """Roll back and return how long to pause. While the database is away, results stay
@@ -213,32 +264,43 @@ class WorkerPool:
             if not self._unrecorded:
                 return None
             due_in = self._oldest + RECORD_DELAY - now
-            if len(self._unrecorded) < RECORD_BATCH and due_in > 0 and self._in_flight:
+            if len(self._unrecorded) < RECORD_BATCH and due_in > 0 and self.in_flight():
                 return due_in
-            finish(self._unrecorded, self.policy, utcnow())
+            lifecycle.record(self._unrecorded, self.policy, utcnow())
             self._unrecorded = []
+            # What was recorded frees its webhooks' slots: their next deliveries may go.
+            self._news = True
             self._database_reachable()
 
+    # -- the sender loop's side ------------------------------------------------------------
     def _submit(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
         with self._lock:
             self._in_flight += len(jobs)
-        for job in jobs:
-            self._senders.submit(self._send, job)
+        self._loop.call(self._launch, jobs)
 
-    def _send(self, job: Job) -> None:
-        try:
-            result = self.deliverer.check_and_send(job.prepared)
-        except Exception as error:  # a bug must not lose the delivery: record it as a failure
-            log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
-            result = SendResult(ok=False, summary=f"internal error: {error}", error=str(error))
+    def _launch(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            task = asyncio.ensure_future(self._send(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, job: Job) -> None:
+        result = await self._attempt(job)
         with self._lock:
+            first = self._results.empty()
             self._results.put((job, result))
             self._in_flight -= 1
             in_flight = self._in_flight
-        # Wake the coordinator only when it has something to do: room for a batch of new
-        # claims, or nothing left in flight (it then records at once instead of lingering).
-        if in_flight in (self.size, 0):
+        # Wake the coordinator only when it has something to do: a first result to record,
+        # room for a batch of new claims, or nothing left in flight.
+        if first or in_flight in (self.room - self.step, 0):
             self._wake.set()
+
+    def _cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
 
     def _maybe_purge(self) -> None:
         if time.monotonic() < self._next_purge:
@@ -249,30 +311,9 @@ class WorkerPool:
             log.info("purged %d old deliveries and %d events", deliveries, events)
 
 
-def start_embedded(app: Flask) -> WorkerPool | None:
-    """Start the worker inside this (web server) process, unless EMBEDDED_WORKER is off or
-    Celery is the engine (QUEUE = "celery")."""
-    if (
-        not app.config["EMBEDDED_WORKER"]
-        or app.config["QUEUE"] == "celery"
-        or EXTENSION_KEY in app.extensions
-    ):
-        return app.extensions.get(EXTENSION_KEY)
-    pool = WorkerPool(app)
-    pool.start()
-    app.extensions[EXTENSION_KEY] = pool
-    return pool
-
-
-def stop_embedded(app: Flask) -> None:
-    pool = app.extensions.pop(EXTENSION_KEY, None)
-    if pool is not None:
-        pool.stop()
-
-
-def run_until_signalled(app: Flask, threads: int | None = None) -> bool:
-    """Run a worker pool in the foreground until SIGTERM or SIGINT, then stop it cleanly."""
-    pool = WorkerPool(app, threads)
+def run_until_signalled(app: Flask, concurrency: int | None = None) -> bool:
+    """Run a dispatcher in the foreground until SIGTERM or SIGINT, then stop it cleanly."""
+    dispatcher = Dispatcher(app, concurrency)
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -281,10 +322,10 @@ def run_until_signalled(app: Flask, threads: int | None = None) -> bool:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        pool.start()
+        dispatcher.start()
         while not stop.wait(3600):
             pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return pool.stop()
+    return dispatcher.stop()

@@ -1,0 +1,451 @@
+"""Every transition of a delivery, and of the webhook state that moves with it, in one module:
+claim, sign, record a result (success, failure with its next attempt, give up), the circuit
+breaker, disable, re-enable, redeliver, retry failed since, and the test send. Both engines and
+the admin site and API make their changes through these functions; docs/delivery-engine.md
+draws the states.
+
+A transition that makes deliveries due notes it on the session (``note_new_work``), and the
+engine is told once that commits: callers commit as usual and cannot forget to notify.
+"""
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from webhooks.catalogue import get_event
+from webhooks.delivery.message import render_body
+from webhooks.delivery.pipeline import Deliverer, Prepared, current_deliverer
+from webhooks.delivery.result import SendResult
+from webhooks.extensions import db
+from webhooks.models import (
+    ZAPIER,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Webhook,
+    as_utc,
+    due_status,
+    new_message_id,
+    signing_secrets,
+)
+from webhooks.outbox import enqueue
+from webhooks.worker.claims import Claim, claim_due, write_lock
+from webhooks.worker.outcome import GONE_REASON, WebhookState, decide, track_breaker
+from webhooks.worker.policy import Policy
+from webhooks.worker.wakeup import note_new_work
+
+log = logging.getLogger(__name__)
+
+INACTIVE_SUMMARY = "Not sent: the webhook is inactive."
+DISABLED_SUMMARY = "Not sent: the webhook was disabled."
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- claim and sign
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery, signed and ready to send; needs no database to be sent."""
+
+    delivery_id: int
+    webhook_id: int
+    token: str
+    prepared: Prepared
+    send_at: datetime
+
+
+def claim(now: datetime, limit: int, policy: Policy) -> list[Claim]:
+    """pending | failing, due → held under a lease, within each webhook's limits."""
+    return claim_due(db.session, now, limit, policy.lease)
+
+
+def load(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]:
+    """Sign the claimed deliveries. One whose webhook was deactivated meanwhile is failed
+    instead of sent (held → failed). Commits, so no transaction stays open while sending."""
+    if not claims:
+        return []
+    by_id = {claim.delivery_id: claim for claim in claims}
+    rows = db.session.execute(
+        select(
+            Delivery.id,
+            Delivery.lease_token,
+            Delivery.msg_id,
+            Delivery.body,
+            Webhook.url,
+            Webhook.active,
+            Webhook.secret,
+            Webhook.previous_secret,
+            Webhook.previous_secret_expires_at,
+        )
+        .join(Webhook, Delivery.webhook_id == Webhook.id)
+        .where(Delivery.id.in_(list(by_id)))
+    ).all()
+    jobs, inactive = [], []
+    for row in rows:
+        claimed = by_id[row.id]
+        if row.lease_token != claimed.token:
+            continue
+        if not row.active:
+            inactive.append(row.id)
+            continue
+        secrets = signing_secrets(
+            row.secret, row.previous_secret, row.previous_secret_expires_at, now
+        )
+        prepared = deliverer.prepare(row.msg_id, row.body, row.url, secrets, now)
+        jobs.append(Job(row.id, claimed.webhook_id, claimed.token, prepared, claimed.send_at))
+    if inactive:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(inactive))
+            .values(
+                status=DeliveryStatus.FAILED,
+                next_attempt_at=None,
+                lease_token=None,
+                last_summary=INACTIVE_SUMMARY,
+            )
+        )
+    db.session.commit()
+    return jobs
+
+
+# ---------------------------------------------------------------- results
+
+
+def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime) -> None:
+    """Record every attempt and move on each delivery this worker still holds: succeeded,
+    failing with its next attempt, or failed; count the webhook's receiver up or down; disable
+    a webhook that asked to stop or failed too long. One transaction.
+
+    A delivery whose lease ran out and was claimed again keeps its state: its attempt is
+    recorded, but the newer claim decides what happens next. A delivery or webhook deleted
+    meanwhile is skipped.
+    """
+    if not results:
+        return
+    write_lock(db.session)
+    # Webhook rows are locked first, in id order, as claims take them.
+    webhook_rows = db.session.execute(
+        select(
+            Webhook.id,
+            Webhook.active,
+            Webhook.failing_since,
+            Webhook.consecutive_failures,
+            Webhook.down_since,
+            Webhook.next_probe_at,
+            Webhook.probe_step,
+        )
+        .where(Webhook.id.in_(sorted({job.webhook_id for job, _ in results})))
+        .order_by(Webhook.id)
+        # FOR NO KEY UPDATE: new deliveries referring to these webhooks may still be stored.
+        .with_for_update(key_share=True)
+    ).all()
+    webhooks = {
+        row.id: WebhookState(
+            active=row.active,
+            failing_since=_utc(row.failing_since),
+            consecutive_failures=row.consecutive_failures,
+            down_since=_utc(row.down_since),
+            next_probe_at=_utc(row.next_probe_at),
+            probe_step=row.probe_step,
+        )
+        for row in webhook_rows
+    }
+    rows = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                Delivery.id,
+                Delivery.lease_token,
+                Delivery.round_failures,
+                Delivery.attempt_count,
+                Delivery.webhook_id,
+            ).where(Delivery.id.in_([job.delivery_id for job, _ in results]))
+        )
+    }
+    attempts, decided, counted = [], [], []
+    last: dict[int, SendResult] = {}
+    succeeded: Counter[int] = Counter()
+    to_disable: dict[int, str] = {}
+    for job, result in results:
+        row = rows.get(job.delivery_id)
+        webhook = webhooks.get(row.webhook_id) if row is not None else None
+        if webhook is None:  # deleted, or its webhook deleted, while being sent
+            continue
+        attempts.append((row.id, job.prepared, result))
+        last[row.webhook_id] = result
+        track_breaker(webhook, result, now, policy)
+        figures = {
+            "id": row.id,
+            "attempt_count": row.attempt_count + 1,
+            "last_summary": result.summary[:255],
+        }
+        if row.lease_token != job.token:
+            counted.append(figures)
+            continue
+        decision = decide(row.round_failures, webhook, result, now, policy)
+        decided.append(
+            figures
+            | {
+                "status": decision.status,
+                "round_failures": decision.round_failures,
+                "next_attempt_at": decision.next_attempt_at,
+                "lease_token": None,
+            }
+        )
+        succeeded[row.webhook_id] += decision.status == DeliveryStatus.SUCCEEDED
+        if decision.disable_reason:
+            to_disable[row.webhook_id] = decision.disable_reason
+
+    # The rows are locked already (webhooks first, by the SELECT … FOR UPDATE above), so the
+    # order of these writes cannot deadlock with a claim.
+    if attempts:
+        _record_attempts(attempts, now)
+    for figures in (decided, counted):
+        if figures:
+            db.session.execute(update(Delivery), sorted(figures, key=lambda row: row["id"]))
+    for webhook_id, result in sorted(last.items()):
+        changes = webhooks[webhook_id].breaker_values()
+        if succeeded[webhook_id]:
+            changes["sent_count"] = Webhook.sent_count + succeeded[webhook_id]
+        _update_webhook_figures(webhook_id, result, False, now, **changes)
+    for webhook_id, reason in to_disable.items():
+        disable(db.session.get(Webhook, webhook_id), reason, now)
+    db.session.commit()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None
+
+
+def _attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, now: datetime):
+    return {
+        "delivery_id": delivery_id,
+        "created_at": now,
+        "url": prepared.url,
+        "request_headers": json.dumps(prepared.headers),
+        "succeeded": result.ok,
+        "response_status": result.status_code,
+        "response_headers": json.dumps(result.response_headers) if result.status_code else None,
+        "response_body": result.response_body,
+        "duration_ms": result.duration_ms,
+        "error": result.error,
+        "summary": result.summary[:255],
+    }
+
+
+def _record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: datetime) -> None:
+    """The attempts, in one statement however many there are."""
+    db.session.execute(
+        insert(Attempt), [_attempt_values(*attempt, now=now) for attempt in attempts]
+    )
+
+
+def _update_webhook_figures(
+    webhook_id: int, last: SendResult, is_test: bool, now: datetime, **changes
+) -> None:
+    """The webhook's last result (and ``changes``, such as its Sent count), in one UPDATE
+    however many attempts it had."""
+    values = {
+        "last_delivery_at": now,
+        "last_delivery_ok": last.ok,
+        "last_delivery_summary": (("Test: " if is_test else "") + last.summary)[:255],
+        **changes,
+    }
+    db.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
+
+
+# ---------------------------------------------------------------- the test send
+
+
+def send_test_event(webhook: Webhook) -> SendResult:
+    """POST the sample payload of the webhook's event now, through the full pipeline, and
+    record it as a test delivery (never queued, never retried, not counted as sent)."""
+    event = get_event(webhook.event)
+    data = event.sample_data() if event else {}
+    now = utcnow()
+    delivery = Delivery(
+        webhook=webhook,
+        event_type=webhook.event,
+        msg_id=new_message_id(),
+        body=render_body(webhook.payload_format, webhook.event, data, now),
+        is_test=True,
+        status=DeliveryStatus.TEST,
+    )
+    db.session.add(delivery)
+    deliverer = current_deliverer()
+    prepared = deliverer.prepare(
+        delivery.msg_id, delivery.body, webhook.url, webhook.signing_secrets(now), now
+    )
+    db.session.commit()  # no transaction stays open while the receiver is waited for
+    result = deliverer.attempt_now(prepared)
+    now = utcnow()
+    _record_attempts([(delivery.id, prepared, result)], now)
+    delivery.attempt_count += 1
+    delivery.last_summary = result.summary[:255]
+    _update_webhook_figures(delivery.webhook_id, result, True, now)
+    db.session.commit()
+    return result
+
+
+# ---------------------------------------------------------------- operator actions
+
+
+def redelivery_refusal(delivery: Delivery) -> str | None:
+    """Why the delivery cannot be sent again — ``"test"`` (a test send; Send Test Event makes
+    another) or ``"inactive"`` (its webhook would send nothing) — or None when it can."""
+    if delivery.is_test:
+        return "test"
+    if not delivery.webhook.active:
+        return "inactive"
+    return None
+
+
+def _requeued(now: datetime) -> dict:
+    """What re-queues a delivery: due now, from the start of the retry schedule, unclaimed.
+    ``msg_id`` and the body stay, so the receiver can tell it is the same message."""
+    return {
+        "status": DeliveryStatus.PENDING,
+        "next_attempt_at": now,
+        "round_failures": 0,
+        "lease_token": None,
+    }
+
+
+def requeue(delivery: Delivery, now: datetime) -> None:
+    """Redeliver: any state but test → pending, due now. The caller commits."""
+    for name, value in _requeued(now).items():
+        setattr(delivery, name, value)
+    note_new_work(db.session)
+
+
+def requeue_failed_since(webhook: Webhook, since: datetime, now: datetime) -> int:
+    """Retry all failed since: the webhook's failed deliveries (not test sends) created at or
+    after ``since`` → pending, due now; how many. The caller commits."""
+    count = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.webhook_id == webhook.id,
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.is_test.is_(False),
+            Delivery.created_at >= as_utc(since),
+        )
+        .values(**_requeued(now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if count:
+        note_new_work(db.session)
+    return count
+
+
+def enable(webhook: Webhook, now: datetime | None = None) -> None:
+    """Re-enable a webhook the system disabled, or one switched off: active again, with a
+    clean record (nothing failing, breaker closed). The caller commits."""
+    webhook.active = True
+    webhook.disabled_at = None
+    webhook.disabled_reason = None
+    webhook.failing_since = None
+    close_breaker(webhook, now or utcnow())
+
+
+def settings_saved(webhook: Webhook, url_before: str, now: datetime | None = None) -> None:
+    """After the site or the API changed a webhook: ticking Active on a disabled webhook
+    re-enables it, and a new URL is a new receiver, so its breaker closes. The caller commits."""
+    if webhook.active and webhook.disabled_at is not None:
+        enable(webhook, now)
+    elif webhook.url != url_before and webhook.down_since is not None:
+        close_breaker(webhook, now or utcnow())
+
+
+def close_breaker(webhook: Webhook, now: datetime) -> None:
+    """Treat the receiver as up again (re-enabled, or a new URL): the deliveries waiting for
+    its next probe are due now. The caller commits."""
+    parked_until = webhook.next_probe_at
+    webhook.consecutive_failures = 0
+    webhook.down_since = webhook.next_probe_at = None
+    webhook.probe_step = 0
+    if parked_until is None or webhook.id is None:
+        return
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.webhook_id == webhook.id,
+            due_status(),
+            Delivery.next_attempt_at <= as_utc(parked_until),
+            Delivery.lease_token.is_(None),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    note_new_work(db.session)
+
+
+def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
+    """Stop a webhook, fail what was still queued for it (pending | failing → failed), and
+    report a ``webhook_disabled`` event to the webhooks subscribed to that. The caller commits.
+
+    A webhook Zapier created whose receiver answered 410 Gone is deleted instead
+    (``_remove_gone_zapier_webhook``). None — the webhook was deleted while its results were
+    being recorded — needs nothing more."""
+    if webhook is None:
+        return
+    if reason == GONE_REASON and webhook.integration == ZAPIER:
+        _remove_gone_zapier_webhook(webhook)
+        return
+    webhook.active = False
+    webhook.disabled_at = now
+    webhook.disabled_reason = reason[:255]
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.webhook_id == webhook.id, due_status())
+        .values(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            lease_token=None,
+            last_summary=DISABLED_SUMMARY,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    _event, deliveries = enqueue(
+        "webhook_disabled",
+        {
+            "webhook_id": webhook.id,
+            "webhook_name": webhook.name,
+            "webhook_url": webhook.url,
+            "webhook_event": webhook.event,
+            "disabled_reason": webhook.disabled_reason,
+            "disabled_at": now.isoformat(),
+        },
+        source="system",
+        now=now,
+    )
+    if deliveries:
+        note_new_work(db.session)
+
+
+def _remove_gone_zapier_webhook(webhook: Webhook) -> None:
+    """Delete a Zapier webhook whose receiver answered 410 Gone: by Zapier's REST hook
+    convention the zap was turned off, and Zapier will not unsubscribe it any more.
+
+    ``record`` calls this after it has written the whole batch's attempts, deliveries and
+    webhook figures, in the same transaction: the database cascade then takes the deliveries
+    and attempts just written with it, and the one commit keeps all or nothing. Results of this
+    webhook still in flight find their delivery gone and are skipped when recorded."""
+    db.session.execute(
+        delete(Webhook).where(Webhook.id == webhook.id).execution_options(synchronize_session=False)
+    )
+    db.session.expunge(webhook)
+    log.info(
+        "Zapier webhook %d (%r, event %s) removed: its receiver answered 410 Gone, so the zap "
+        "was turned off",
+        webhook.id,
+        webhook.name,
+        webhook.event,
+    )

@@ -1,0 +1,99 @@
+"""The delivery engine, chosen once at start-up by QUEUE: where new work is announced, which
+process sends, and how /healthz sees it.
+
+Both engines run the same dispatcher (``dispatcher.py``) and the same lifecycle; they differ
+only in where the dispatcher runs and how it hears of new work:
+
+- ``embedded``: in the web server process (EMBEDDED_WORKER) or in `flask worker` processes;
+  new work of this process wakes its dispatcher at once, other processes' work is found by
+  polling the database every WORKER_POLL_INTERVAL.
+- ``celery``: in Celery worker processes (``celery_engine.py``); new work is also announced
+  to them with a message through the broker.
+
+Code that makes work due never asks which engine runs: it commits, and ``notify`` is called
+for it (``wakeup.py``).
+"""
+
+import weakref
+from typing import Protocol
+
+from flask import Flask
+
+from webhooks.worker.dispatcher import Dispatcher
+from webhooks.worker.wakeup import ENGINE_KEY
+
+QUEUES = ("embedded", "celery")
+EMBEDDED_WORKER_KEY = "webhooks.worker"
+
+
+class Listener(Protocol):
+    def wake(self) -> None: ...
+
+
+class Engine:
+    name = "embedded"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._listeners: weakref.WeakSet[Listener] = weakref.WeakSet()
+
+    def attach(self, listener: Listener) -> None:
+        """Wake ``listener`` (a dispatcher of this process) whenever work is announced."""
+        self._listeners.add(listener)
+
+    def notify(self) -> None:
+        """New due work is committed: wake the dispatchers that will send it."""
+        self.wake_here()
+
+    def wake_here(self) -> None:
+        """Wake the dispatchers of this process."""
+        for listener in list(self._listeners):
+            listener.wake()
+
+    def runs_embedded_worker(self) -> bool:
+        """Whether the web server process sends (`make run`), rather than other processes."""
+        return bool(self.app.config["EMBEDDED_WORKER"])
+
+    def health(self) -> tuple[str | None, str, bool]:
+        """What /healthz says of the queue (None: the database is the queue), of the worker
+        this process is responsible for, and whether both are well."""
+        if not self.app.config["EMBEDDED_WORKER"]:
+            return None, "external", True
+        dispatcher = self.app.extensions.get(EMBEDDED_WORKER_KEY)
+        if dispatcher is None:
+            return None, "not running in this process", True
+        return (None, "running", True) if dispatcher.is_alive() else (None, "stopped", False)
+
+
+def init_app(app: Flask) -> None:
+    queue = app.config["QUEUE"]
+    if queue not in QUEUES:
+        raise ValueError(f"QUEUE must be one of {', '.join(QUEUES)}, not {queue!r}")
+    if queue == "celery":
+        from webhooks.worker.celery_engine import CeleryEngine  # imports Celery only if used
+
+        app.extensions[ENGINE_KEY] = CeleryEngine(app)
+    else:
+        app.extensions[ENGINE_KEY] = Engine(app)
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions[ENGINE_KEY]
+
+
+def start_embedded(app: Flask) -> Dispatcher | None:
+    """Start the dispatcher inside this (web server) process, unless the engine sends from
+    other processes; returns it, or None."""
+    if not engine_of(app).runs_embedded_worker():
+        return None
+    if EMBEDDED_WORKER_KEY not in app.extensions:
+        dispatcher = Dispatcher(app)
+        dispatcher.start()
+        app.extensions[EMBEDDED_WORKER_KEY] = dispatcher
+    return app.extensions[EMBEDDED_WORKER_KEY]
+
+
+def stop_embedded(app: Flask) -> None:
+    dispatcher = app.extensions.pop(EMBEDDED_WORKER_KEY, None)
+    if dispatcher is not None:
+        dispatcher.stop()
