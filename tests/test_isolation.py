@@ -4,7 +4,10 @@ receiver is down, and a receiver that hangs delays nobody else. Real receivers o
 the bounds on time are generous, the figures belong to bench/engine.py.
 """
 
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -364,3 +367,61 @@ def test_send_test_event_reports_an_unfinished_2xx_as_a_failure(
     page = " ".join(admin.get(response.headers["Location"]).get_data(as_text=True).split())
     assert "Test event failed: HTTP 200 OK in" in page
     assert "the response did not finish within 1 s" in page
+
+
+# ---------------------------------------------------------------- open files
+
+OPEN_FILES = """
+import resource, sys
+from webhooks import create_app
+from webhooks.worker.dispatcher import Dispatcher
+
+app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": sys.argv[1]})
+resource.setrlimit(resource.RLIMIT_NOFILE, (300, int(sys.argv[2])))
+dispatcher = Dispatcher(app, concurrency=1000)
+dispatcher._open_enough_files()
+print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], dispatcher.room)
+"""
+
+
+@pytest.mark.parametrize(("hard", "expected"), [(2048, "1256 1000"), (400, "400 144")])
+def test_a_dispatcher_raises_its_open_files_limit_or_keeps_fewer_requests_in_flight(
+    tmp_path, hard, expected
+):
+    """Each request in flight needs a connection, and 1,024 open files is a common default.
+    (In a process of its own: a lowered limit would stay with the test run.)"""
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < hard:
+        pytest.skip(f"this machine does not let a process open {hard} files")
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_FILES, f"sqlite:///{tmp_path / 'w.db'}", str(hard)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == expected
+
+
+def test_a_webhook_whose_receiver_stays_down_is_still_disabled_after_five_days(
+    breaker_config, app, make_webhook
+):
+    webhook_id = make_webhook(url=f"http://127.0.0.1:{unused_port()}/hook", max_in_flight=1)
+    report(app, 4)
+    clock = FakeClock()
+    for _ in range(3):
+        work(app, clock)
+    assert webhook_values(app, webhook_id)["down_since"] is not None
+
+    # Probes every few hours fail for days; the one after five days disables the webhook.
+    for _ in range(30):
+        hook = webhook_values(app, webhook_id)
+        if hook["disabled_at"] is not None:
+            break
+        clock.move_to(hook["next_probe_at"])
+        assert len(work(app, clock)) == 1  # one probe, never more
+
+    hook = webhook_values(app, webhook_id)
+    assert hook["active"] is False
+    assert "Every attempt failed for 5 days" in hook["disabled_reason"]
+    assert {row["status"] for row in deliveries_of(app, webhook_id)} == {"failed"}

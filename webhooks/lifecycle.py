@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from webhooks.catalogue import get_event
 from webhooks.delivery.message import render_body
@@ -118,6 +118,40 @@ def load(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]:
 
 # ---------------------------------------------------------------- results
 
+# Recording results is the engine's other hot path: Core statements, built once, on the
+# session's connection.
+_D, _W = Delivery.__table__, Webhook.__table__
+_WEBHOOK_STATES = (
+    select(
+        _W.c.id,
+        _W.c.active,
+        _W.c.failing_since,
+        _W.c.consecutive_failures,
+        _W.c.down_since,
+        _W.c.next_probe_at,
+        _W.c.probe_step,
+    )
+    .where(_W.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_W.c.id)
+    # FOR NO KEY UPDATE: new deliveries referring to these webhooks may still be stored.
+    .with_for_update(key_share=True)
+)
+_HELD = select(
+    _D.c.id, _D.c.lease_token, _D.c.round_failures, _D.c.attempt_count, _D.c.webhook_id
+).where(_D.c.id.in_(bindparam("ids", expanding=True)))
+_COUNTED = (
+    update(_D)
+    .where(_D.c.id == bindparam("d_id"))
+    .values(attempt_count=bindparam("attempt_count"), last_summary=bindparam("last_summary"))
+)
+_DECIDED = _COUNTED.values(
+    status=bindparam("status"),
+    round_failures=bindparam("round_failures"),
+    next_attempt_at=bindparam("next_attempt_at"),
+    lease_token=bindparam("lease_token"),
+)
+_INSERT_ATTEMPTS = insert(Attempt.__table__)
+
 
 def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime) -> None:
     """Record every attempt and move on each delivery this worker still holds: succeeded,
@@ -131,21 +165,10 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
     if not results:
         return
     write_lock(db.session)
+    connection = db.session.connection()
     # Webhook rows are locked first, in id order, as claims take them.
-    webhook_rows = db.session.execute(
-        select(
-            Webhook.id,
-            Webhook.active,
-            Webhook.failing_since,
-            Webhook.consecutive_failures,
-            Webhook.down_since,
-            Webhook.next_probe_at,
-            Webhook.probe_step,
-        )
-        .where(Webhook.id.in_(sorted({job.webhook_id for job, _ in results})))
-        .order_by(Webhook.id)
-        # FOR NO KEY UPDATE: new deliveries referring to these webhooks may still be stored.
-        .with_for_update(key_share=True)
+    webhook_rows = connection.execute(
+        _WEBHOOK_STATES, {"ids": sorted({job.webhook_id for job, _ in results})}
     ).all()
     webhooks = {
         row.id: WebhookState(
@@ -160,15 +183,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
     }
     rows = {
         row.id: row
-        for row in db.session.execute(
-            select(
-                Delivery.id,
-                Delivery.lease_token,
-                Delivery.round_failures,
-                Delivery.attempt_count,
-                Delivery.webhook_id,
-            ).where(Delivery.id.in_([job.delivery_id for job, _ in results]))
-        )
+        for row in connection.execute(_HELD, {"ids": [job.delivery_id for job, _ in results]})
     }
     attempts, decided, counted = [], [], []
     last: dict[int, SendResult] = {}
@@ -183,7 +198,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         last[row.webhook_id] = result
         track_breaker(webhook, result, now, policy)
         figures = {
-            "id": row.id,
+            "d_id": row.id,
             "attempt_count": row.attempt_count + 1,
             "last_summary": result.summary[:255],
         }
@@ -208,9 +223,9 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
     # order of these writes cannot deadlock with a claim.
     if attempts:
         _record_attempts(attempts, now)
-    for figures in (decided, counted):
+    for statement, figures in ((_DECIDED, decided), (_COUNTED, counted)):
         if figures:
-            db.session.execute(update(Delivery), sorted(figures, key=lambda row: row["id"]))
+            connection.execute(statement, sorted(figures, key=lambda row: row["d_id"]))
     for webhook_id, result in sorted(last.items()):
         changes = webhooks[webhook_id].breaker_values()
         if succeeded[webhook_id]:
@@ -243,8 +258,8 @@ def _attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, no
 
 def _record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: datetime) -> None:
     """The attempts, in one statement however many there are."""
-    db.session.execute(
-        insert(Attempt), [_attempt_values(*attempt, now=now) for attempt in attempts]
+    db.session.connection().execute(
+        _INSERT_ATTEMPTS, [_attempt_values(*attempt, now=now) for attempt in attempts]
     )
 
 
@@ -259,7 +274,7 @@ def _update_webhook_figures(
         "last_delivery_summary": (("Test: " if is_test else "") + last.summary)[:255],
         **changes,
     }
-    db.session.execute(update(Webhook).where(Webhook.id == webhook_id).values(**values))
+    db.session.connection().execute(update(_W).where(_W.c.id == webhook_id).values(**values))
 
 
 # ---------------------------------------------------------------- the test send

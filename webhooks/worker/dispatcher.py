@@ -11,6 +11,7 @@ Celery worker process.
 import asyncio
 import logging
 import queue
+import resource
 import signal
 import threading
 import time
@@ -37,14 +38,12 @@ ERROR_PAUSE = 1.0
 MAX_ERROR_PAUSE = 5.0
 RECORD_BATCH = 200
 RECORD_DELAY = 0.05
+# Open files a process needs beside one connection per request in flight.
+SPARE_FILES = 256
 # Claims take at most this many at once, and, while requests are in flight, wait until this
 # many (or a quarter of the concurrency, if less) are free.
 CLAIM_BATCH = 500
 CLAIM_STEP = 100
-# After a claim that found less than it had room for, what is left due is held back by
-# webhooks' limits: the next claim waits for news that may free some (new work, results
-# recorded, a retry or a probe falling due, the poll), and comes at least this long after.
-CLAIM_PAUSE = 0.05
 
 
 def utcnow() -> datetime:
@@ -86,8 +85,11 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()  # the loop's tasks, kept from the collector
         self._coordinator: threading.Thread | None = None
         self._next_purge = 0.0
-        self._news = True  # something may be claimable that the last claim did not find
-        self._next_claim = 0.0
+        # Something may be claimable that the last claim did not find. After a claim that found
+        # less than it had room for, what is left due is held back by webhooks' limits: the
+        # next claim waits for news that may free some — new work, results recorded, a retry
+        # or a probe falling due, the poll — rather than read the same rows again at once.
+        self._news = True
         self._claimed: list[Claim] = []
         self._outage_since: float | None = None
         self._error_pause = ERROR_PAUSE
@@ -121,12 +123,34 @@ class Dispatcher:
 
     # -- threads -------------------------------------------------------------------------------
     def start(self) -> None:
+        self._open_enough_files()
         self._loop = SenderLoop.of_this_process()
         self._coordinator = threading.Thread(
             target=self._run, name="webhooks-coordinator", daemon=True
         )
         self._coordinator.start()
         log.info("delivery worker started: up to %d requests in flight", self.room)
+
+    def _open_enough_files(self) -> None:
+        """Each request in flight holds a connection: raise this process's open-files limit
+        (often 1,024 by default) as far as the system lets it, up to what the room needs, and
+        keep fewer requests in flight if it cannot."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = self.room + SPARE_FILES
+        if soft >= wanted:
+            return
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        if raised < wanted:
+            self.room = max(1, raised - SPARE_FILES)
+            self.step = max(1, min(CLAIM_STEP, self.room // 4))
+            log.warning(
+                "this process may open only %d files: it keeps at most %d requests in flight, "
+                "not WEBHOOKS_WORKER_CONCURRENCY; raise its limit (ulimit -n, or LimitNOFILE= "
+                "in a systemd unit)",
+                raised,
+                self.room,
+            )
 
     def stop(self, timeout: float | None = None) -> bool:
         """Claim nothing more; let in-flight attempts finish and be recorded, for at most
@@ -180,11 +204,12 @@ class Dispatcher:
                         self._maybe_purge()
                         if self._claim_and_submit():
                             continue
-                        due_in = seconds_until_next_due(db.session, utcnow())
-                        if due_in is not None:
-                            wait = min(due_in, wait)
-                        if self._news and self._room():
-                            wait = min(wait, max(0.0, self._next_claim - time.monotonic()))
+                        # While requests are in flight their results bring the next look soon
+                        # enough (or the poll does); idle, sleep until the next retry is due.
+                        if not self.in_flight():
+                            due_in = seconds_until_next_due(db.session, utcnow())
+                            if due_in is not None:
+                                wait = min(due_in, wait)
                 except Exception as error:
                     wait = self._after_error(error)
                 if not self._wake.wait(wait):
@@ -195,16 +220,16 @@ class Dispatcher:
         wanted = self._room()
         if not wanted or not (self._claimed or self._news):
             return False
-        if time.monotonic() < self._next_claim:
-            return False
         # A claim whose loading failed is loaded once the database is back, rather than left
         # to wait for its lease to end.
         if not self._claimed:
+            # News from now on (another thread may bring some during the claim) is news to
+            # the next claim; a claim that filled its room may have left more behind.
+            self._news = False
             self._claimed = lifecycle.claim(utcnow(), wanted, self.policy)
             self._database_reachable()
-            if len(self._claimed) < wanted:
-                self._news = False
-                self._next_claim = time.monotonic() + CLAIM_PAUSE
+            if len(self._claimed) == wanted:
+                self._news = True
         if not self._claimed:
             return False
         jobs = lifecycle.load(self._claimed, self.deliverer, utcnow())
