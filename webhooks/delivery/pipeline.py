@@ -11,6 +11,7 @@ import logging
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -73,8 +74,8 @@ class Deliverer:
             except TimeoutError:
                 return SendResult.failed(
                     Failure.TIMEOUT,
-                    f"timeout: the host name {host_of(prepared.url)} was not resolved within "
-                    f"{self.timeout:g} s",
+                    f"timeout: the host name {urlsplit(prepared.url).hostname} was not resolved "
+                    f"within {self.timeout:g} s",
                 )
             except RecipientBlocked as error:
                 return SendResult.failed(Failure.BLOCKED, str(error))

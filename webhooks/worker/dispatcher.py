@@ -66,6 +66,8 @@ def _reason(error: DBAPIError) -> str:
 
 
 class Dispatcher:
+    """The delivery worker of one process (see the module's docstring)."""
+
     def __init__(self, app: Flask, concurrency: int | None = None) -> None:
         self.app = app
         self.room = concurrency or int(app.config["WORKER_CONCURRENCY"])
