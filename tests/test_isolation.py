@@ -160,8 +160,9 @@ def breaker_config(config):
 
 
 def test_a_receiver_down_pauses_its_webhook_probes_it_then_drains_the_backlog(
-    breaker_config, app, make_webhook
+    breaker_config, app, make_webhook, caplog
 ):
+    caplog.set_level("INFO", logger="webhooks.lifecycle")
     port = unused_port()
     webhook_id = make_webhook(url=f"http://127.0.0.1:{port}/hook", max_in_flight=1)
     report(app, 6)
@@ -204,6 +205,13 @@ def test_a_receiver_down_pauses_its_webhook_probes_it_then_drains_the_backlog(
     finally:
         receiver.stop()
     assert len(drained) == 5 and all(result.ok for result in drained)
+    said = [record.getMessage() for record in caplog.records if record.name == "webhooks.lifecycle"]
+    assert said == [
+        f"webhook {webhook_id}: receiver down (3 attempts in a row failed, the last: connection "
+        f"refused by 127.0.0.1:{port}); its deliveries wait, next probe at "
+        f"{(clock.now - timedelta(seconds=300)).isoformat(timespec='seconds')}",
+        f"webhook {webhook_id}: receiver answers again; its waiting deliveries follow",
+    ]
     rows = deliveries_of(app, webhook_id)
     assert {row["status"] for row in rows} == {"succeeded"}
     assert [row["attempt_count"] for row in rows[3:]] == [1, 1, 1]  # never charged while parked

@@ -181,6 +181,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         )
         for row in webhook_rows
     }
+    down_before = {webhook_id for webhook_id, state in webhooks.items() if state.down_since}
     rows = {
         row.id: row
         for row in connection.execute(_HELD, {"ids": [job.delivery_id for job, _ in results]})
@@ -231,9 +232,25 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         if succeeded[webhook_id]:
             changes["sent_count"] = Webhook.sent_count + succeeded[webhook_id]
         _update_webhook_figures(webhook_id, result, False, now, **changes)
+        _log_breaker(webhook_id, webhook_id in down_before, webhooks[webhook_id], result)
     for webhook_id, reason in to_disable.items():
         disable(db.session.get(Webhook, webhook_id), reason, now)
     db.session.commit()
+
+
+def _log_breaker(webhook_id: int, was_down: bool, state: WebhookState, last: SendResult) -> None:
+    """One line when a webhook's receiver is found down, and one when it answers again."""
+    if state.down_since is not None and not was_down:
+        log.warning(
+            "webhook %d: receiver down (%d attempts in a row failed, the last: %s); its "
+            "deliveries wait, next probe at %s",
+            webhook_id,
+            state.consecutive_failures,
+            last.summary,
+            state.next_probe_at.isoformat(timespec="seconds"),
+        )
+    elif state.down_since is None and was_down:
+        log.info("webhook %d: receiver answers again; its waiting deliveries follow", webhook_id)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

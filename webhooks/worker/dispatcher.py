@@ -37,7 +37,7 @@ PURGE_EVERY = 24 * 3600.0
 ERROR_PAUSE = 1.0
 MAX_ERROR_PAUSE = 5.0
 RECORD_BATCH = 200
-RECORD_DELAY = 0.05
+RECORD_DELAY = 0.02
 # Open files a process needs beside one connection per request in flight.
 SPARE_FILES = 256
 # Claims take at most this many at once, and, while requests are in flight, wait until this
@@ -322,7 +322,9 @@ class Dispatcher:
             in_flight = self._in_flight
         # Wake the coordinator only when it has something to do: a first result to record,
         # room for a batch of new claims, or nothing left in flight.
-        if first or in_flight in (self.room - self.step, 0):
+        if in_flight in (self.room - self.step, 0):
+            self.wake()
+        elif first:
             self._wake.set()
 
     def _cancel_all(self) -> None:
