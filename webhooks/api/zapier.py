@@ -5,7 +5,7 @@ Zapier turns a zap on by subscribing its own ``target_url`` to an event, and off
 unsubscribing the id we answered; "perform list" gives the zap editor sample data. A subscription
 is an ordinary webhook with ``integration = "zapier"``, checked by the admin site's
 ``WebhookForm`` like any other, so the rules never differ. When its receiver answers 410 Gone,
-the worker deletes it (see ``webhooks.worker.outcome``).
+the worker deletes it (see ``webhooks.lifecycle.disable``).
 """
 
 import json
