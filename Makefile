@@ -1,4 +1,5 @@
-# make run  — set up everything on first use, then serve the admin site with its worker
+# make run  — set up everything on first use, then serve the admin site, with its delivery
+#             worker as a process of its own beside it (Procfile, run by honcho; Ctrl-C stops both)
 # make test — set up everything on first use, then lint and run the whole test suite
 # make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
 #             receivers while workers are killed; not part of `make test`
@@ -33,8 +34,8 @@ db: install
 
 run: db
 	$(FLASK) admin bootstrap
-	@echo "Serving the admin site on http://$(HOST):$(PORT)/"
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	@echo "Serving the admin site on http://$(HOST):$(PORT)/, its delivery worker beside it (Ctrl-C stops both)"
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start
 
 lint: install
 	$(BIN)/ruff check .

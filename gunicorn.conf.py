@@ -1,4 +1,5 @@
-"""gunicorn settings for `make run`: the site and, in each web process, the delivery worker."""
+"""gunicorn settings for `make run` and production: the site (and, with
+WEBHOOKS_EMBEDDED_WORKER=true, a delivery worker in each web process)."""
 
 import os
 
@@ -9,6 +10,11 @@ threads = 8
 # Send Test Event waits for the receiver (WEBHOOKS_DELIVERY_TIMEOUT, 15 s by default).
 timeout = 120
 graceful_timeout = 60
+# Each worker tells the arbiter it is alive by touching a file, on every request: on tmpfs
+# that costs nothing. (gunicorn makes the file with mkstemp and unlinks it at once.)
+SHARED_MEMORY = "/dev/shm"  # noqa: S108
+if os.path.isdir(SHARED_MEMORY):
+    worker_tmp_dir = SHARED_MEMORY
 accesslog = "-"
 logconfig_dict = {
     "version": 1,

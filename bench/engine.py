@@ -156,38 +156,17 @@ class Deployment:
         return process
 
     def site(self, port: int) -> str:
-        """The site as `make run` serves it (gunicorn.conf.py), on ``port``."""
+        """The site and its worker as `make run` serves them (the Procfile, run by honcho), on
+        ``port``; with the Celery engine the worker is a Celery worker."""
         self.env["PORT"] = str(port)
-        self.start([BIN / "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], "site.log")
+        self.start([BIN / "honcho", "start"], "site.log")
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, 30, "the site")
-        return base
-
-    def celery_worker(self) -> subprocess.Popen:
-        process = self.start(
-            [
-                BIN / "celery",
-                "-A",
-                "webhooks.celery_worker",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
-            "celery.log",
-        )
         wait_until(
-            lambda: "delivery worker started" in (self.folder / "celery.log").read_text(),
+            lambda: requests.get(f"{base}/healthz", timeout=2).json()["worker"] == "running",
             30,
-            "the Celery worker",
+            "the site and its worker",
         )
-        return process
+        return base
 
     @staticmethod
     def stop(process: subprocess.Popen) -> None:
@@ -512,7 +491,6 @@ def noisy_celery(args, base: Path, receiver: Receiver) -> dict:
         )
         deployment.webhooks([f"{receiver.url}/fast/healthy"])
         base_url = deployment.site(args.site_port + 1)
-        deployment.celery_worker()
         return noisy_rounds(args, deployment, receiver, base_url)
     finally:
         if deployment is not None:
@@ -599,8 +577,9 @@ def report(args, command: str, results: dict) -> str:
             f"| {fast['load_before']} → {fast['load_after']} |",
             "",
             f"Idle latency: {lat['events']} events POSTed one at a time, {args.gap * 1000:.0f} ms "
-            "apart, to the API of the site as `make run` serves it (gunicorn, embedded worker, "
-            "SQLite), until the receiver has them; beside each, a bare POST to the receiver.",
+            "apart, to the API of the site as `make run` serves it (gunicorn and `flask worker`, "
+            "two processes, SQLite), until the receiver has them; beside each, a bare POST to "
+            "the receiver.",
             "",
             "| p50 | p90 | p99 | max | bare POST p50 / p99 | target |",
             "| --- | --- | --- | --- | --- | --- |",

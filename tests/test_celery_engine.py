@@ -77,7 +77,7 @@ def test_celery_engine_announces_each_commit_with_new_work_once(
     assert result.deliveries == 3 and len(ids) == 3
     assert messages.sent == 1
     assert start_embedded(app) is None  # Celery workers send; the web process does not
-    assert app.test_client().get("/healthz").get_json()["worker"] == "celery"
+    assert app.test_client().get("/healthz").get_json()["worker"] == "none"  # none checked in
 
 
 def test_an_unreachable_broker_does_not_fail_reporting(celery_queue, app, make_webhook, caplog):
@@ -281,6 +281,28 @@ def test_work_whose_message_was_lost_is_found_by_the_worker_itself(deployment, r
 
     rows = deployment.deliveries()
     assert sorted(script.ids()) == sorted(row["msg_id"] for row in rows)
+    assert_clean_logs(deployment)
+
+
+@needs_broker
+def test_flask_worker_runs_a_celery_worker_with_the_celery_engine(deployment, receiver):
+    """`make run` starts `flask worker` beside the site: with WEBHOOKS_QUEUE=celery it is a
+    Celery worker, woken by the broker's message."""
+    script = Script(200)
+    receiver.expect_request("/hook", method="POST").respond_with_handler(script)
+    deployment.webhook(receiver.url_for("/hook"))
+    deployment.env["WEBHOOKS_WORKER_POLL_INTERVAL"] = "60"  # what arrives at once was woken
+    process, log = deployment.start_worker(concurrency=50)  # `flask worker`
+    wait_until(lambda: " ready." in log.read_text(), 20, 0.05)
+
+    reported = time.monotonic()
+    deployment.report({"payment_id": 1})
+    wait_until(lambda: statuses(deployment) == ["succeeded"], 10, 0.02)
+
+    assert script.seen[0]["at"] - reported < 1.0  # the message woke it; no poll needed
+    assert "Task webhooks.wake" in log.read_text()
+    assert terminate(process, 30) == 0, log.read_text()
+    assert "delivery worker stopped" in log.read_text()
     assert_clean_logs(deployment)
 
 

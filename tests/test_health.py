@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import BROKER_URL, unused_port
+from tests.engine_helpers import wait_until
 from webhooks.extensions import db
 from webhooks.models import Delivery
+from webhooks.worker import heartbeat
 from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.engine import start_embedded, stop_embedded
 
@@ -20,8 +22,6 @@ def add_delivery(app, webhook_id: int, **fields) -> None:
 
 def test_health_answers_anonymous_callers_with_the_database_state(client):
     response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json["status"] == "ok"
     assert response.json["database"] == "ok"
     assert response.json["oldest_due_delivery_seconds"] == 0
 
@@ -37,17 +37,48 @@ def test_health_reports_how_long_the_oldest_due_delivery_has_waited(app, client,
 
 
 @pytest.mark.embedded_engine
-def test_health_fails_when_the_embedded_worker_has_stopped(app, client):
-    assert client.get("/healthz").json["worker"] == "not running in this process"
-    pool = start_embedded(app)
+def test_health_is_ok_while_a_worker_checks_in_and_fails_when_none_does(app, client):
+    """The worker may run in another process (as `make run` has it) or on another machine: it
+    checks in every 5 s, and /healthz counts those seen in the last 15 s."""
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == response.json | {"worker": "none", "workers": 0, "status": "failing"}
+
+    dispatcher = Dispatcher(app, concurrency=2)
+    dispatcher.start()
     try:
-        assert isinstance(pool, Dispatcher)
-        body = client.get("/healthz").json
-        assert body["worker"] == "running"
-        pool.stop(timeout=5)
+        wait_until(lambda: client.get("/healthz").json["workers"] == 1, 5)
         response = client.get("/healthz")
-        assert response.status_code == 503
-        assert response.json == response.json | {"worker": "stopped", "status": "failing"}
+        assert response.status_code == 200
+        assert response.json == response.json | {"worker": "running", "status": "ok"}
+    finally:
+        assert dispatcher.stop(timeout=5)
+
+    response = client.get("/healthz")  # a worker that stops checks out
+    assert response.status_code == 503
+    assert response.json["worker"] == "none"
+
+
+@pytest.mark.embedded_engine
+def test_a_worker_that_stopped_checking_in_is_taken_for_dead(app, client):
+    with app.app_context():
+        heartbeat.check_in(db.session, "embedded", datetime.now(UTC) - timedelta(seconds=16))
+        assert heartbeat.alive(db.session, datetime.now(UTC)) == 0
+    assert client.get("/healthz").json["worker"] == "none"
+
+
+@pytest.fixture
+def worker_in_the_web_process(config):
+    config["EMBEDDED_WORKER"] = True
+    return config
+
+
+@pytest.mark.embedded_engine
+def test_the_embedded_worker_of_a_web_process_checks_in_too(worker_in_the_web_process, app, client):
+    dispatcher = start_embedded(app)
+    try:
+        assert isinstance(dispatcher, Dispatcher)
+        wait_until(lambda: client.get("/healthz").status_code == 200, 5)
     finally:
         stop_embedded(app)
 
@@ -81,10 +112,12 @@ def test_health_checks_the_celery_broker(unreachable_broker, client):
     assert response.json["database"] == "ok"
 
 
-def test_health_is_ok_with_a_reachable_celery_broker(reachable_broker, client):
+def test_health_is_ok_with_a_reachable_celery_broker_and_a_worker(reachable_broker, app, client):
+    with app.app_context():  # as a Celery worker's dispatcher does
+        heartbeat.check_in(db.session, "celery", datetime.now(UTC))
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == response.json | {"queue": "ok", "worker": "celery", "status": "ok"}
+    assert response.json == response.json | {"queue": "ok", "worker": "running", "status": "ok"}
 
 
 @pytest.mark.embedded_engine

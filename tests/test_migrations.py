@@ -13,7 +13,7 @@ from webhooks import create_app
 from webhooks.extensions import db
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-APP_TABLES = {"users", "webhooks", "events", "deliveries", "attempts", "api_tokens"}
+APP_TABLES = {"users", "webhooks", "events", "deliveries", "attempts", "api_tokens", "workers"}
 
 
 @pytest.fixture

@@ -25,8 +25,10 @@ DEFAULTS = {
     # A webhook whose receiver fails this many attempts in a row (timeouts, no connection,
     # 5xx) is paused: its deliveries wait, and one probe goes at each step of RETRY_SCHEDULE.
     "BREAKER_AFTER": 5,
-    # Run the worker inside the web server process (`make run`); off for a separate worker.
-    "EMBEDDED_WORKER": True,
+    # Run a delivery worker inside each web server process too. Off: `make run` starts the
+    # worker as a process of its own (`flask worker`), so delivering never holds the web
+    # server's GIL; on suits a small site served by one process.
+    "EMBEDDED_WORKER": False,
     # The delivery engine: "embedded" (the worker above, in the web server or `flask worker`) or
     # "celery" (the same worker inside Celery worker processes, woken through
     # CELERY_BROKER_URL; Celery beat runs the daily purge).

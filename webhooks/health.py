@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.extensions import db
 from webhooks.models import Delivery, as_utc, due_status
+from webhooks.worker import heartbeat
 from webhooks.worker.engine import engine_of
 
 bp = Blueprint("health", __name__)
@@ -15,8 +16,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the database and the queue answer and the worker runs; 503 otherwise, saying
-    which. With the embedded engine the database is the queue."""
+    """200 when the database and the queue answer and a delivery worker has checked in within
+    the last 15 s (wherever it runs); 503 otherwise, saying which. With the embedded engine the
+    database is the queue."""
     body: dict = {}
     healthy = True
     try:
@@ -27,16 +29,20 @@ def healthz():
                 due_status(), Delivery.next_attempt_at <= now
             )
         )
+        workers = heartbeat.alive(db.session, now)
         body["database"] = "ok"
         body["oldest_due_delivery_seconds"] = (
             round((now - as_utc(oldest)).total_seconds(), 1) if oldest else 0
         )
+        body["worker"] = "running" if workers else "none"
+        body["workers"] = workers
+        healthy = bool(workers)
     except SQLAlchemyError:
         db.session.rollback()
-        body["database"] = "unreachable"
+        body["database"] = body["worker"] = "unreachable"
         healthy = False
-    queue, body["worker"], engine_ok = engine_of(current_app).health()
+    queue = engine_of(current_app).queue_health()
     body["queue"] = body["database"] if queue is None else queue
-    healthy = healthy and engine_ok
+    healthy = healthy and body["queue"] == "ok"
     body["status"] = "ok" if healthy else "failing"
     return jsonify(body), 200 if healthy else 503

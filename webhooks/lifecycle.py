@@ -63,13 +63,33 @@ class Job:
 
 
 def claim(now: datetime, limit: int, policy: Policy) -> list[Claim]:
-    """pending | failing, due → held under a lease, within each webhook's limits."""
-    return claim_due(db.session, now, limit, policy.lease)
+    """pending | failing, due → held under a lease, within each webhook's limits. Commits."""
+    claims = claim_due(db.session, now, limit, policy.lease)
+    db.session.commit()
+    return claims
+
+
+def claim_jobs(
+    now: datetime, limit: int, policy: Policy, deliverer: Deliverer
+) -> tuple[int, list[Job]]:
+    """Claim and sign in one transaction (what the worker does): how many were claimed, and
+    the jobs to send. Commits, so no transaction stays open while sending."""
+    claims = claim_due(db.session, now, limit, policy.lease)
+    jobs = _sign(claims, deliverer, now)
+    db.session.commit()
+    return len(claims), jobs
 
 
 def load(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]:
-    """Sign the claimed deliveries. One whose webhook was deactivated meanwhile is failed
-    instead of sent (held → failed). Commits, so no transaction stays open while sending."""
+    """Sign deliveries claimed earlier, if the claims are still theirs. Commits."""
+    jobs = _sign(claims, deliverer, now)
+    db.session.commit()
+    return jobs
+
+
+def _sign(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]:
+    """The claimed deliveries, signed. One whose webhook was deactivated meanwhile is failed
+    instead of sent (held → failed)."""
     if not claims:
         return []
     by_id = {claim.delivery_id: claim for claim in claims}
@@ -112,7 +132,6 @@ def load(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]:
                 last_summary=INACTIVE_SUMMARY,
             )
         )
-    db.session.commit()
     return jobs
 
 

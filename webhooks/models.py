@@ -198,6 +198,19 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class WorkerProcess(db.Model):
+    """A delivery worker process that is running, or was: it checks in every few seconds
+    (``seen_at``), which is how /healthz knows a worker is alive wherever it runs."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))  # host:pid
+    engine: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiToken(db.Model):
     """A bearer token for the API; only its SHA-256 is stored."""
 

@@ -93,7 +93,8 @@ def chromium() -> Browser:
 
 @pytest.fixture
 def config(config):
-    config["WORKER_CONCURRENCY"] = 4
+    # The live server runs its delivery worker in its own process, a small site's layout.
+    config.update(WORKER_CONCURRENCY=4, EMBEDDED_WORKER=True)
     return config
 
 

@@ -9,14 +9,25 @@ processes and hosts. The database stays the source of truth.
 - Each dispatcher also purges old deliveries daily, as in the embedded engine, so Celery beat
   has nothing to do.
 
-``webhooks/celery_worker.py`` starts and stops the dispatcher with the worker processes.
+``host_dispatchers`` starts and stops the dispatcher with the worker processes, for
+`celery -A webhooks.celery_worker worker` and for `flask worker`, which runs a Celery worker.
 """
 
 import logging
+import os
 
 from celery import Celery, Task
+from celery.concurrency.prefork import TaskPool as PreforkPool
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from flask import Flask, current_app
 
+from webhooks.extensions import db
+from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.engine import Engine, engine_of
 
 log = logging.getLogger("webhooks.celery")
@@ -36,7 +47,7 @@ class CeleryEngine(Engine):
         """Wake this process's dispatcher, if it has one, and a worker process through the
         broker. A broker that cannot be reached is logged, not raised: the work is committed,
         and the workers find it when they next poll."""
-        super().notify()
+        self.wake_here()
         try:
             self.celery.tasks["webhooks.wake"].apply_async()
         except Exception:
@@ -45,14 +56,40 @@ class CeleryEngine(Engine):
     def runs_embedded_worker(self) -> bool:
         return False
 
-    def health(self) -> tuple[str | None, str, bool]:
+    def listen(self, wake):
+        """The broker carries the news of work (the ``webhooks.wake`` task), not a doorbell."""
+        return None
+
+    def run_worker(self, concurrency: int | None = None) -> bool:
+        """A Celery worker in this process (two threads take the news of work; the
+        dispatcher sends), until SIGTERM or SIGINT."""
+        if concurrency:
+            self.app.config["WORKER_CONCURRENCY"] = concurrency
+        host_dispatchers(self.app)
+        self.celery.worker_main(
+            [
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        )
+        return True
+
+    def queue_health(self) -> str | None:
         """Whether a new connection to the broker opens now (Redis or RabbitMQ alike)."""
         try:
             with self.celery.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT)
         except Exception:  # kombu raises its own and the transport's errors
-            return "unreachable", "celery", False
-        return "ok", "celery", True
+            return "unreachable"
+        return "ok"
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -77,3 +114,36 @@ def celery_init_app(app: Flask) -> Celery:
 
     app.extensions[EXTENSION_KEY] = celery_app
     return celery_app
+
+
+def host_dispatchers(flask_app: Flask) -> None:
+    """Run a dispatcher in each process of a Celery worker that runs tasks: the worker itself
+    with the threads or solo pool, each child with prefork (which gets database connections of
+    its own, never its parent's). Each stops with its process, letting its requests in flight
+    finish for up to twice the delivery timeout."""
+    running: dict[int, Dispatcher] = {}  # by process id
+
+    def start() -> None:
+        if os.getpid() not in running:
+            dispatcher = Dispatcher(flask_app)
+            dispatcher.start()
+            running[os.getpid()] = dispatcher
+
+    def in_a_pool_process(**_kwargs: object) -> None:
+        with flask_app.app_context():
+            db.engine.dispose(close=False)
+        start()
+
+    def in_the_worker(sender, **_kwargs: object) -> None:
+        if not isinstance(sender.pool, PreforkPool):
+            start()
+
+    def stopping(**_kwargs: object) -> None:
+        dispatcher = running.pop(os.getpid(), None)
+        if dispatcher is not None:
+            dispatcher.stop(timeout=2 * float(flask_app.config["DELIVERY_TIMEOUT"]))
+
+    worker_process_init.connect(in_a_pool_process, weak=False)
+    worker_ready.connect(in_the_worker, weak=False)
+    worker_process_shutdown.connect(stopping, weak=False)
+    worker_shutdown.connect(stopping, weak=False)

@@ -115,8 +115,9 @@ def _lock_claims(session: Session) -> None:
 
 
 def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-    """Claim up to ``limit`` due deliveries, oldest first, within each webhook's limits;
-    commits.
+    """Claim up to ``limit`` due deliveries, oldest first, within each webhook's limits, in
+    the session's transaction (the caller commits; until then the claim holds the lock that
+    serialises claims).
 
     The queue is read in slices through its index, leaving out the webhooks with no room —
     those found so, and those that fill up as the slices are read — so deliveries held back by
@@ -173,7 +174,6 @@ def claim_due(session: Session, now: datetime, limit: int, lease: timedelta) -> 
             .returning(_D.c.id)
         ).all()
         claims = [Claim(i, chosen[i][0], token, chosen[i][1]) for i in sorted(claimed)]
-    session.commit()
     return claims
 
 

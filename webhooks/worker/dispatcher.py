@@ -26,7 +26,8 @@ from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
 from webhooks.delivery.result import SendResult
 from webhooks.extensions import db
 from webhooks.lifecycle import Job
-from webhooks.worker.claims import Claim, seconds_until_next_due
+from webhooks.worker import heartbeat
+from webhooks.worker.claims import seconds_until_next_due
 from webhooks.worker.policy import Policy
 from webhooks.worker.retention import purge
 from webhooks.worker.wakeup import ENGINE_KEY
@@ -87,12 +88,14 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()  # the loop's tasks, kept from the collector
         self._coordinator: threading.Thread | None = None
         self._next_purge = 0.0
+        self._worker_id: int | None = None  # its row in ``workers``, once checked in
+        self._stop_listening = None
+        self._next_beat = 0.0
         # Something may be claimable that the last claim did not find. After a claim that found
         # less than it had room for, what is left due is held back by webhooks' limits: the
         # next claim waits for news that may free some — new work, results recorded, a retry
         # or a probe falling due, the poll — rather than read the same rows again at once.
         self._news = True
-        self._claimed: list[Claim] = []
         self._outage_since: float | None = None
         self._error_pause = ERROR_PAUSE
         app.extensions[ENGINE_KEY].attach(self)
@@ -105,12 +108,11 @@ class Dispatcher:
     # -- one synchronous round, for tests and tools ------------------------------------------
     def run_once(self, limit: int = 1) -> int:
         """Claim, send and record up to ``limit`` due deliveries, waiting for them here."""
-        claims = lifecycle.claim(utcnow(), limit, self.policy)
-        jobs = lifecycle.load(claims, self.deliverer, utcnow())
+        claimed, jobs = lifecycle.claim_jobs(utcnow(), limit, self.policy, self.deliverer)
         if jobs:
             results = SenderLoop.of_this_process().run(self._attempt_all(jobs))
             lifecycle.record(results, self.policy, utcnow())
-        return len(claims)
+        return claimed
 
     async def _attempt_all(self, jobs: list[Job]) -> list[tuple[Job, SendResult]]:
         results = await asyncio.gather(*(self._attempt(job) for job in jobs))
@@ -126,6 +128,7 @@ class Dispatcher:
     # -- threads -------------------------------------------------------------------------------
     def start(self) -> None:
         self._open_enough_files()
+        self._stop_listening = self.app.extensions[ENGINE_KEY].listen(self.wake)
         self._loop = SenderLoop.of_this_process()
         self._coordinator = threading.Thread(
             target=self._run, name="webhooks-coordinator", daemon=True
@@ -159,6 +162,8 @@ class Dispatcher:
         ``timeout`` seconds; True when everything was recorded in time. Attempts still in
         flight then are dropped: their leases run out and they are sent again."""
         self._stop_by = time.monotonic() + (timeout if timeout is not None else 120)
+        if self._stop_listening is not None:
+            self._stop_listening()
         self._stopping.set()
         self._wake.set()
         self._coordinator.join(max(0.0, self._stop_by - time.monotonic()) + 1)
@@ -191,54 +196,77 @@ class Dispatcher:
 
     def _run(self) -> None:
         with self.app.app_context():
-            while True:
-                self._wake.clear()
-                wait = self.poll_interval
-                try:
-                    record_in = self._record(time.monotonic())
-                    if record_in is not None:
-                        wait = record_in
-                    if self._stopping.is_set():
-                        if not self._held() or time.monotonic() >= self._stop_by:
-                            return
-                        wait = min(wait, 0.1)
-                    else:
-                        self._maybe_purge()
-                        if self._claim_and_submit():
-                            continue
-                        # While requests are in flight their results bring the next look soon
-                        # enough (or the poll does); idle, sleep until the next retry is due.
-                        if not self.in_flight():
-                            due_in = seconds_until_next_due(db.session, utcnow())
-                            if due_in is not None:
-                                wait = min(due_in, wait)
-                except Exception as error:
-                    wait = self._after_error(error)
-                if not self._wake.wait(wait):
-                    self._news = True  # a retry, a probe or a lease fell due, or it is time to poll
+            try:
+                self._coordinate()
+            finally:
+                self._check_out()
+
+    def _coordinate(self) -> None:
+        while True:
+            self._wake.clear()
+            wait = self.poll_interval
+            try:
+                record_in = self._record(time.monotonic())
+                if record_in is not None:
+                    wait = record_in
+                if self._stopping.is_set():
+                    if not self._held() or time.monotonic() >= self._stop_by:
+                        return
+                    wait = min(wait, 0.1)
+                else:
+                    wait = min(wait, self._check_in())
+                    self._maybe_purge()
+                    if self._claim_and_submit():
+                        continue
+                    # While requests are in flight their results bring the next look soon
+                    # enough (or the poll does); idle, sleep until the next retry is due.
+                    if not self.in_flight():
+                        due_in = seconds_until_next_due(db.session, utcnow())
+                        if due_in is not None:
+                            wait = min(due_in, wait)
+            except Exception as error:
+                wait = self._after_error(error)
+            if not self._wake.wait(wait):
+                self._news = True  # a retry, a probe or a lease fell due, or it is time to poll
+
+    def _check_in(self) -> float:
+        """Keep this worker's row in ``workers`` fresh; seconds until it is due again."""
+        now = time.monotonic()
+        if now >= self._next_beat:
+            engine = self.app.extensions[ENGINE_KEY].name
+            if self._worker_id is None:
+                self._worker_id = heartbeat.check_in(db.session, engine, utcnow())
+            else:
+                heartbeat.still_here(db.session, self._worker_id, utcnow())
+            self._next_beat = now + heartbeat.EVERY.total_seconds()
+        return self._next_beat - now
+
+    def _check_out(self) -> None:
+        if self._worker_id is None:
+            return
+        try:
+            heartbeat.check_out(db.session, self._worker_id)
+        except SQLAlchemyError:  # the database is away: the row ages out instead
+            db.session.rollback()
 
     def _claim_and_submit(self) -> bool:
         """Claim what there is room for and hand it to the sender loop; True if anything was."""
         wanted = self._room()
-        if not wanted or not (self._claimed or self._news):
+        if not wanted or not self._news:
             return False
-        # A claim whose loading failed is loaded once the database is back, rather than left
-        # to wait for its lease to end.
-        if not self._claimed:
-            # News from now on (another thread may bring some during the claim) is news to
-            # the next claim; a claim that filled its room may have left more behind.
-            self._news = False
-            self._claimed = lifecycle.claim(utcnow(), wanted, self.policy)
-            self._database_reachable()
-            if len(self._claimed) == wanted:
-                self._news = True
-        if not self._claimed:
-            return False
-        jobs = lifecycle.load(self._claimed, self.deliverer, utcnow())
-        self._claimed = []
+        # News from now on (another thread may bring some during the claim) is news to the
+        # next claim; a claim that filled its room may have left more behind.
+        self._news = False
+        try:
+            claimed, jobs = lifecycle.claim_jobs(utcnow(), wanted, self.policy, self.deliverer)
+        except Exception:
+            self._news = True  # nothing was claimed: look again once the database is back
+            raise
         self._database_reachable()
+        if claimed == wanted:
+            self._news = True
         self._submit(jobs)
-        return True
+        return claimed > 0
 
     def _after_error(self, error: Exception) -> float:
         """Roll back and return how long to pause. While the database is away, results stay
@@ -251,9 +279,6 @@ class Dispatcher:
         except SQLAlchemyError:  # the connection is gone; a new session starts afresh
             db.session.remove()
         if not database_unavailable(error):
-            # A claim that cannot be loaded for another reason is not retried at once: it
-            # would block every other claim. Its lease runs out instead.
-            self._claimed = []
             log.exception("delivery worker error; trying again in %.0f s", ERROR_PAUSE)
             return ERROR_PAUSE
         if self._outage_since is None:
