@@ -292,12 +292,23 @@ def test_a_webhook_without_deliveries_lists_none(client, token, log):
 
 
 def test_an_id_beyond_what_the_database_stores_is_refused_not_an_error(client, token, log):
-    # Ids are INTEGER on PostgreSQL: a larger one must never reach the database.
-    for name in ("webhook_id", "before"):
-        response = get(client, token, "/deliveries", **{name: str(2**31)})
+    # Webhook ids are INTEGER on PostgreSQL, delivery ids BIGINT: a larger one must never
+    # reach the database.
+    for name, too_big in (("webhook_id", 2**31), ("before", 2**63)):
+        response = get(client, token, "/deliveries", **{name: str(too_big)})
         assert response.status_code == 422
         assert set(response.get_json()["error"]["fields"]) == {name}
-    assert get(client, token, f"/deliveries/{2**31}").status_code == 404
+    assert get(client, token, f"/deliveries/{2**63}").status_code == 404
+    assert post(client, token, f"/deliveries/{2**63}/redeliver").status_code == 404
+
+
+def test_delivery_ids_past_what_an_integer_holds_are_ids_all_the_same(client, token, log):
+    """Deliveries outlive INTEGER (2,147,483,647) on a busy platform: their ids are BIGINT."""
+    response = get(client, token, "/deliveries", before=str(2**40))
+    assert response.status_code == 200
+    ids = [item["id"] for item in response.get_json()["data"]]
+    assert ids and ids == sorted(ids, reverse=True)  # the newest page, all older than 2**40
+    assert_api_error(get(client, token, f"/deliveries/{2**40}"), 404, "not_found")
 
 
 @pytest.mark.parametrize(

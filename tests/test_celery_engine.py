@@ -126,6 +126,9 @@ class CeleryInstance(Instance):
             "WEBHOOKS_RETRY_SCHEDULE": "1,1",
             "WEBHOOKS_RETRY_JITTER": "0",
             "WEBHOOKS_WORKER_POLL_INTERVAL": "1",
+            # Each worker process's dispatcher sends at most this many at once: the test
+            # receiver (werkzeug's threaded server) is not built for hundreds at a time.
+            "WEBHOOKS_WORKER_CONCURRENCY": "4",
         }.items():
             monkeypatch.setenv(name, value)
         super().__init__(tmp_path, monkeypatch, database_url)

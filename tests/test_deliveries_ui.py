@@ -315,6 +315,7 @@ def test_date_range_is_whole_utc_days_with_to_included(app, admin):
         ({"before": "0"}, "Ignored “before=0”"),
         ({"after": "x1"}, "Ignored “after=x1”"),
         ({"before": "9" * 40}, "not a delivery id"),
+        ({"before": str(2**63)}, "not a delivery id"),
     ],
 )
 def test_odd_filter_values_are_ignored_with_a_note(app, admin, params, note):

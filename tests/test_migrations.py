@@ -7,8 +7,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from tests.conftest import SERVER_URL, database_on_server
 from webhooks import create_app
 from webhooks.extensions import db
 
@@ -113,3 +114,43 @@ def test_migrated_database_keeps_foreign_key_cascades(fresh_app):
         ("deliveries", "events"): "CASCADE",
         ("attempts", "deliveries"): "CASCADE",
     }
+
+
+@pytest.fixture
+def postgresql_app(keep_logging):
+    """An app on an empty database of its own on the WEBHOOKS_TEST_DATABASE_URL server."""
+    if not SERVER_URL:
+        pytest.skip("needs a PostgreSQL server: set WEBHOOKS_TEST_DATABASE_URL")
+    with database_on_server("webhooks_migrated") as url:
+        app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_upgrade_on_postgresql_gives_what_grows_with_the_traffic_bigint_ids(postgresql_app):
+    flask_db(postgresql_app, "upgrade")
+
+    assert schema_differences(postgresql_app) == []
+    with postgresql_app.app_context(), db.engine.connect() as connection:
+        columns = dict(
+            connection.execute(
+                text(
+                    "SELECT table_name || '.' || column_name, data_type "
+                    "FROM information_schema.columns WHERE table_schema = 'public' "
+                    "AND column_name IN ('id', 'event_id', 'delivery_id', 'webhook_id')"
+                )
+            ).all()
+        )
+        sequences = dict(
+            connection.execute(text("SELECT sequencename, max_value FROM pg_sequences")).all()
+        )
+    assert {name for name, kind in columns.items() if kind == "bigint"} == {
+        "events.id",
+        "deliveries.id",
+        "deliveries.event_id",
+        "attempts.id",
+        "attempts.delivery_id",
+    }
+    assert sequences["deliveries_id_seq"] == sequences["attempts_id_seq"] == 2**63 - 1
+    assert sequences["webhooks_id_seq"] == 2**31 - 1

@@ -7,7 +7,18 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -63,6 +74,10 @@ def due_status():
     """``deliveries.status`` is a due state, as the partial indexes on it are written."""
     return text("deliveries." + DUE_STATES_SQL)
 
+
+# What grows with the traffic (events, deliveries, attempts) has BIGINT ids on PostgreSQL;
+# SQLite's INTEGER PRIMARY KEY is 64 bits already, and must stay INTEGER to number the rows.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 SECRET_OVERLAP = timedelta(hours=24)
 # Per-webhook isolation: requests in flight at once, and the rate limit (requests a second).
@@ -188,7 +203,7 @@ class Event(db.Model):
 
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uid: Mapped[str] = mapped_column(String(40), unique=True, default=new_event_id)
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[str] = mapped_column(Text)
@@ -261,11 +276,11 @@ class Delivery(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(40), unique=True, default=new_message_id)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("events.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
@@ -307,9 +322,9 @@ class Attempt(db.Model):
 
     __tablename__ = "attempts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     url: Mapped[str] = mapped_column(String(2048))

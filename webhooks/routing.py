@@ -3,9 +3,11 @@
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
-# The id columns are INTEGER on PostgreSQL: a larger number in a URL or a field is refused
-# (404 or 422) before it can reach the database as an error.
+# A larger number than its column holds, in a URL or a field, is refused (404 or 422) before it
+# can reach the database as an error. Webhooks, admins and tokens are INTEGER on PostgreSQL;
+# what grows with the traffic (events, deliveries, attempts) is BIGINT.
 MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
 MAX_PAGE = 10**6
 
 
@@ -13,9 +15,17 @@ class IdConverter(IntegerConverter):
     """A database id: 1 to MAX_ID, so a huge number in a URL is a 404, not a database error."""
 
     regex = r"[0-9]{1,10}"  # ASCII digits only: \d would also take "１" (a full-width one)
+    largest = MAX_ID
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        super().__init__(url_map, min=1, max=MAX_ID)
+        super().__init__(url_map, min=1, max=self.largest)
+
+
+class BigIdConverter(IdConverter):
+    """The id of a delivery (or anything else that grows with the traffic): 1 to MAX_BIG_ID."""
+
+    regex = r"[0-9]{1,19}"
+    largest = MAX_BIG_ID
 
 
 def page_number() -> int:
@@ -28,3 +38,4 @@ def page_number() -> int:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter

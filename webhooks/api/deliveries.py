@@ -37,6 +37,7 @@ from webhooks.deliveries.queries import (
 from webhooks.extensions import db
 from webhooks.lifecycle import redelivery_refusal, requeue, requeue_failed_since
 from webhooks.models import DeliveryStatus, Webhook
+from webhooks.routing import MAX_BIG_ID, MAX_ID
 
 LIST_PARAMETERS = ("status", "event", "webhook_id", "from", "to", "before", "limit")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
@@ -69,8 +70,8 @@ def _day_or_time(name: str) -> date | datetime | None:
         raise invalid({name: [DAY_OR_TIME]}) from error
 
 
-def _id_parameter(name: str) -> int | None:
-    return query_int(name, 0) if request.args.get(name) else None
+def _id_parameter(name: str, largest: int = MAX_ID) -> int | None:
+    return query_int(name, 0, high=largest) if request.args.get(name) else None
 
 
 def read_list_query() -> tuple[Filters, int | None, int]:
@@ -80,7 +81,7 @@ def read_list_query() -> tuple[Filters, int | None, int]:
     status = gather(problems, query_choice, "status", set(DeliveryStatus))
     event = gather(problems, query_choice, "event", {e.slug for e in all_events()})
     webhook_id = gather(problems, _id_parameter, "webhook_id")
-    before = gather(problems, _id_parameter, "before")
+    before = gather(problems, _id_parameter, "before", MAX_BIG_ID)
     limit = gather(problems, query_int, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     since = gather(problems, _day_or_time, "from")
     until = gather(problems, _day_or_time, "to")
@@ -125,13 +126,13 @@ def list_deliveries():
     }
 
 
-@bp.get("/deliveries/<id:delivery_id>")
+@bp.get("/deliveries/<bigid:delivery_id>")
 def get_delivery(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     return delivery_json(delivery, attempts_newest_first(delivery))
 
 
-@bp.post("/deliveries/<id:delivery_id>/redeliver")
+@bp.post("/deliveries/<bigid:delivery_id>/redeliver")
 def redeliver_delivery(delivery_id: int):
     """Queue the delivery again, with the same ``msg_id`` (``webhook-id``) and body, so the
     receiver can recognise a message it may already have."""

@@ -16,7 +16,7 @@ from webhooks.models import (
     RATE_LIMIT_RANGE,
     DeliveryStatus,
 )
-from webhooks.routing import MAX_ID, MAX_PAGE
+from webhooks.routing import MAX_BIG_ID, MAX_ID, MAX_PAGE
 from webhooks.version import PRODUCT, __version__
 
 API_PREFIX = "/api/v1"
@@ -67,8 +67,9 @@ def moment(description: str = "") -> Schema:
     return text(description, format="date-time", examples=["2026-11-30T18:02:11.123Z"])
 
 
-def an_id(description: str = "") -> Schema:
-    return integer(description, minimum=1, maximum=MAX_ID)
+def an_id(description: str = "", largest: int = MAX_ID) -> Schema:
+    """A database id; a delivery's or an attempt's may be as large as MAX_BIG_ID."""
+    return integer(description, minimum=1, maximum=largest)
 
 
 # A UTC day (the whole day) or an ISO 8601 moment (UTC if it has no zone).
@@ -209,7 +210,7 @@ ERROR = obj(
 
 ATTEMPT = obj(
     {
-        "id": an_id(),
+        "id": an_id(largest=MAX_BIG_ID),
         "created_at": moment(),
         "url": text("The URL it was sent to."),
         "succeeded": boolean("Whether the receiver answered 2xx."),
@@ -230,7 +231,7 @@ ATTEMPT = obj(
 )
 
 DELIVERY_FIELDS: dict[str, Schema] = {
-    "id": an_id(),
+    "id": an_id(largest=MAX_BIG_ID),
     "msg_id": text(
         "The `webhook-id` header: the same on every attempt and redelivery.",
         pattern="^msg_",
@@ -424,13 +425,13 @@ def response_components() -> dict[str, Schema]:
     return components
 
 
-def path_id(name: str, what: str) -> Schema:
+def path_id(name: str, what: str, largest: int = MAX_ID) -> Schema:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": f"The {what}'s id.",
-        "schema": an_id(),
+        "schema": an_id(largest=largest),
     }
 
 
@@ -493,7 +494,7 @@ JSON_INPUT = ("400", "403", "413", "415", "422")
 
 def paths() -> dict[str, Schema]:
     webhook_id = path_id("webhook_id", "webhook")
-    delivery_id = path_id("delivery_id", "delivery")
+    delivery_id = path_id("delivery_id", "delivery", MAX_BIG_ID)
     event_filter = query("event", "Only those of this event type.", text(enum=event_slugs()))
     return {
         "/webhooks": {
@@ -682,7 +683,9 @@ def paths() -> dict[str, Schema]:
                         "not before `from`.",
                         DAY_OR_MOMENT,
                     ),
-                    query("before", "Only deliveries older than this id.", an_id()),
+                    query(
+                        "before", "Only deliveries older than this id.", an_id(largest=MAX_BIG_ID)
+                    ),
                     query(
                         "limit",
                         f"Deliveries per page, at most {MAX_PER_PAGE}.",

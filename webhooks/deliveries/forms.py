@@ -39,13 +39,14 @@ WEBHOOK_TEXT_MAX = 240  # a name (191) and " (#id)"
 LABELLED_ID_RE = re.compile(r"\(#(\d{1,12})\)\s*$")
 
 
-def parse_id(raw: str | None) -> int | None:
-    """A database id written as plain digits, 1 to MAX_ID; None for anything else."""
+def parse_id(raw: str | None, largest: int = MAX_ID) -> int | None:
+    """A database id written as plain digits, 1 to ``largest`` (a webhook's by default, a
+    delivery's with MAX_BIG_ID); None for anything else."""
     raw = (raw or "").strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_ID)):
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(largest)):
         return None
     value = int(raw)
-    return value if 1 <= value <= MAX_ID else None
+    return value if 1 <= value <= largest else None
 
 
 def _quoted(value: str) -> str:

@@ -46,6 +46,7 @@ from webhooks.deliveries.queries import (  # Order … page_statement: also read
 from webhooks.extensions import db
 from webhooks.lifecycle import redelivery_refusal, requeue, requeue_failed_since
 from webhooks.models import DeliveryStatus, Webhook, as_utc
+from webhooks.routing import MAX_BIG_ID
 
 __all__ = ["Order", "bp", "conditions", "list_order", "page_statement", "per_page"]
 
@@ -170,7 +171,7 @@ def read_cursor() -> Cursor:
         raw = request.args.get(name, "")
         if not raw:
             continue
-        value = parse_id(raw)
+        value = parse_id(raw, MAX_BIG_ID)
         if value is None:
             shown = raw if len(raw) <= 20 else raw[:19] + "…"
             argument = f"{name}={shown}"
@@ -290,7 +291,7 @@ def header_pairs(text: str | None) -> list[tuple[str, str]] | None:
     return [(str(name), str(value)) for name, value in headers.items()]
 
 
-@bp.get("/<id:delivery_id>")
+@bp.get("/<bigid:delivery_id>")
 def detail(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     attempts = attempts_newest_first(delivery)
@@ -305,7 +306,7 @@ def detail(delivery_id: int):
     )
 
 
-@bp.post("/<id:delivery_id>/redeliver")
+@bp.post("/<bigid:delivery_id>/redeliver")
 def redeliver(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
     back = url_for("deliveries.detail", delivery_id=delivery.id)
