@@ -34,11 +34,19 @@ class Doorbell:
         listening, or None when this folder cannot hold a bell (the worker then polls)."""
         path = self.folder / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
         if len(str(path)) >= MAX_PATH:
-            log.info("no doorbell: the instance folder's path is too long for a socket")
+            log.warning(
+                "no doorbell: the instance folder's path is too long for a socket; new work "
+                "is found every WORKER_POLL_INTERVAL"
+            )
             return None
-        self.folder.mkdir(mode=0o700, exist_ok=True)
         bell = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        bell.bind(str(path))
+        try:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            bell.bind(str(path))
+        except OSError as error:
+            bell.close()
+            log.warning("no doorbell (%s); new work is found every WORKER_POLL_INTERVAL", error)
+            return None
 
         def serve() -> None:
             while True:
