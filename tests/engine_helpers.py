@@ -174,6 +174,13 @@ def run_worker(app) -> int:
     return sent
 
 
+def expand(app, now: datetime | None = None) -> int:
+    """Expand every event stored so far into its deliveries, as a worker does within
+    milliseconds; how many deliveries were written."""
+    with app.app_context():
+        return lifecycle.expand_all(now or datetime.now(UTC))
+
+
 class WakeFlag(threading.Event):
     """Set when the app's engine is told of new work, as a dispatcher would be woken."""
 
@@ -250,7 +257,9 @@ def run_claimed(
 
 
 def work(app, clock: FakeClock, limit: int = 100) -> list:
-    """One worker pass at the clock's now: claim what is due, then send it."""
+    """One worker pass at the clock's now: expand new events, claim what is due, then send
+    it."""
+    expand(app, clock.now)
     return run_claimed(app, claim(app, clock.now, limit), clock)
 
 

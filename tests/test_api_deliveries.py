@@ -1,9 +1,9 @@
 """/api/v1/deliveries: the delivery log as an API client reads it, redelivery and "retry failed
 since".
 
-The log is made the real way: events reported to POST /api/v1/events, sent by the worker to a
-real receiver on 127.0.0.1 that answers 200 on /ok and 500 on /broken. Each test checks the
-JSON and what the database holds.
+The log is made the real way: events reported to POST /api/v1/events, expanded and sent by the
+worker to a real receiver on 127.0.0.1 that answers 200 on /ok and 500 on /broken. Each test
+checks the JSON and what the database holds.
 """
 
 import json
@@ -19,6 +19,7 @@ from tests.engine_helpers import (
     api_token,
     assert_api_error,
     bearer,
+    expand,
     post_event,
     run_worker,
     update_delivery,
@@ -102,7 +103,8 @@ def log(app, client, token, receiver, make_webhook) -> Log:
         report(client, token, "payment_received", {"payment_id": number})
     report(client, token, "customer_created", {"customer_id": 1})
     assert run_worker(app) == 8
-    report(client, token, "customer_created", {"customer_id": 2})  # left pending
+    report(client, token, "customer_created", {"customer_id": 2})
+    assert expand(app) == 2  # its deliveries, left pending
     with app.app_context():
         send_test_event(db.session.get(Webhook, shop))
         rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
@@ -368,6 +370,7 @@ def test_a_page_is_50_by_default_and_at_most_100(app, client, token, make_webhoo
     make_webhook(name="busy", url="https://example.com/hook")
     for number in range(101):
         report(client, token, "payment_received", {"payment_id": number})
+    assert expand(app) == 101
 
     first = get(client, token, "/deliveries")
     assert len(listed(first)) == 50

@@ -1,19 +1,24 @@
-"""POST /api/v1/events: what a platform reporting events over HTTP sees.
+"""POST /api/v1/events and GET /api/v1/events/{id}: what a platform reporting events over
+HTTP sees.
 
 Accepted events are answered 202 with their id; a repeated idempotency key 200 with the first
-event. Every bad request gets a 4xx in the API's one error shape and writes nothing.
+event. The request stores the event alone: the engine expands it into its deliveries afterwards,
+and GET /api/v1/events/{id} shows when, and into how many. Every bad request gets a 4xx in the
+API's one error shape and writes nothing.
 """
 
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.engine_helpers import (
     FakeClock,
     api_token,
     assert_api_error,
     bearer,
+    expand,
     post_event,
     stored,
     token_row,
@@ -51,6 +56,31 @@ def subscribers(make_webhook):
     ]
 
 
+def get_event(client, token: str | None, event_id: str):
+    headers = bearer(token) if token else {}
+    return client.get(f"/api/v1/events/{event_id}", headers=headers)
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def to_ms(value: datetime) -> datetime:
+    """A stored time as the API shows it: to the millisecond."""
+    value = as_utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def stored_event(app, uid: str) -> dict:
+    with app.app_context():
+        event = db.session.scalar(select(Event).where(Event.uid == uid))
+        return {
+            "created_at": as_utc(event.created_at),
+            "expanded_at": as_utc(event.expanded_at) if event.expanded_at else None,
+            "delivery_count": event.delivery_count,
+        }
+
+
 def event_rows(app) -> list[dict]:
     with app.app_context():
         return [
@@ -62,30 +92,44 @@ def event_rows(app) -> list[dict]:
 # ---------------------------------------------------------------- accepted
 
 
-def test_reported_event_is_accepted_with_its_id_type_and_delivery_count(
+def test_reported_event_is_accepted_with_its_id_and_type_and_stored_alone(
     app, client, token, subscribers
 ):
     response = post_event(client, token, {"type": "payment_received", "data": PAYMENT})
 
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
+    assert set(body) == {"id", "type", "idempotency_key", "created_at", "expanded_at", "deliveries"}
     assert body["id"].startswith("evt_")
     assert body["type"] == "payment_received"
-    assert body["deliveries"] == 2
     assert body["idempotency_key"] is None
     assert body["created_at"].endswith("Z")
+    assert moment(body["created_at"]) == to_ms(stored_event(app, body["id"])["created_at"])
+    # Not expanded yet: the engine writes the deliveries after the request.
+    assert body["expanded_at"] is None
+    assert body["deliveries"] is None
     assert event_rows(app) == [
         {"uid": body["id"], "type": "payment_received", "data": PAYMENT, "source": "api"}
     ]
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+
+    # Expanded, it has one delivery per subscribed webhook, written once.
+    assert expand(app) == 2
+    assert expand(app) == 0
     assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
+    assert stored_event(app, body["id"])["delivery_count"] == 2
 
 
-def test_event_nobody_subscribed_to_is_accepted_with_no_deliveries(app, client, token):
+def test_event_nobody_subscribed_to_is_accepted_and_expanded_into_no_deliveries(app, client, token):
     response = post_event(client, token, {"type": "invoice_sent", "data": {}})
 
     assert response.status_code == 202
-    assert response.get_json()["deliveries"] == 0
+    assert response.get_json()["deliveries"] is None
+    assert expand(app) == 0
     assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    shown = get_event(client, token, response.get_json()["id"]).get_json()
+    assert shown["deliveries"] == 0
+    assert shown["expanded_at"] is not None
 
 
 def test_reported_event_reaches_the_receiver_signed(app, client, token, receiver, make_webhook):
@@ -113,9 +157,17 @@ def test_same_id_twice_returns_the_first_event_and_stores_nothing_new(
 
     assert first.status_code == 202
     assert second.status_code == 200
-    assert second.get_json()["id"] == first.get_json()["id"]
-    assert second.get_json()["deliveries"] == 2
+    assert second.get_json() == first.get_json()
     assert second.get_json()["idempotency_key"] == "order-7-paid"
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+
+    # Once expanded, the same id answers the first event with its deliveries.
+    assert expand(app) == 2
+    third = post_event(client, token, payload)
+    assert third.status_code == 200
+    assert third.get_json()["id"] == first.get_json()["id"]
+    assert third.get_json()["deliveries"] == 2
+    assert third.get_json()["expanded_at"] is not None
     assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
 
 
@@ -367,6 +419,8 @@ def test_reused_id_with_bad_data_is_still_rejected(app, client, token, subscribe
     response = post_event(client, token, {"type": "payment_received", "data": [], "id": "k"})
 
     assert_api_error(response, 422, "invalid_data")
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    assert expand(app) == 2
     assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
 
 
@@ -483,6 +537,133 @@ def test_data_nested_64_levels_is_accepted_and_65_refused(app, client, token, su
     assert accepted.status_code == 202
     message = assert_api_error(refused, 422, "invalid_data")
     assert "64 levels" in message
+    assert stored(app)["events"] == 1
+
+
+# ---------------------------------------------------------------- reading an event back
+
+
+def test_an_event_reads_back_unexpanded_then_with_its_deliveries(
+    app, client, token, subscribers, make_webhook
+):
+    posted = post_event(client, token, {"type": "payment_received", "data": PAYMENT, "id": "p-7"})
+    assert posted.status_code == 202
+    event_id = posted.get_json()["id"]
+
+    before = get_event(client, token, event_id)
+
+    assert before.status_code == 200
+    assert before.mimetype == "application/json"
+    assert before.get_json() == posted.get_json()
+    assert before.get_json()["expanded_at"] is None
+    assert before.get_json()["deliveries"] is None
+
+    # Made after the event was stored: it never receives it, and is not counted.
+    make_webhook(name="too late")
+    started = datetime.now(UTC)
+    assert expand(app) == 2
+    after = get_event(client, token, event_id)
+
+    assert after.status_code == 200
+    shown = after.get_json()
+    assert shown["deliveries"] == 2
+    assert shown["expanded_at"].endswith("Z")
+    expanded_at = stored_event(app, event_id)["expanded_at"]
+    assert to_ms(started) <= moment(shown["expanded_at"]) == to_ms(expanded_at)
+    assert moment(shown["expanded_at"]) >= moment(shown["created_at"])
+    assert {name: shown[name] for name in ("id", "type", "idempotency_key", "created_at")} == {
+        "id": event_id,
+        "type": "payment_received",
+        "idempotency_key": "p-7",
+        "created_at": posted.get_json()["created_at"],
+    }
+    assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
+
+
+def test_an_event_nobody_receives_reads_back_with_zero_deliveries_once_expanded(app, client, token):
+    event_id = post_event(client, token, {"type": "invoice_sent", "data": {}}).get_json()["id"]
+    assert get_event(client, token, event_id).get_json()["deliveries"] is None
+
+    assert expand(app) == 0
+
+    shown = get_event(client, token, event_id).get_json()
+    assert shown["deliveries"] == 0
+    assert shown["expanded_at"] is not None
+
+
+def test_reading_an_event_writes_nothing(app, client, token, subscribers):
+    event_id = post_event(client, token, {"type": "payment_received", "data": {}}).get_json()["id"]
+
+    for _ in range(3):
+        assert get_event(client, token, event_id).status_code == 200
+
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    assert stored_event(app, event_id)["expanded_at"] is None
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["evt_" + "A" * 24, "evt_", "nope", "1", "order-7-paid", "evt_" + "x" * 400],
+    ids=["unknown", "bare-prefix", "word", "row-id", "idempotency-key", "too-long"],
+)
+def test_an_unknown_event_is_404_not_found(app, client, token, event_id):
+    # An event stored with an idempotency key is found by its own id only.
+    post_event(client, token, {"type": "payment_received", "data": {}, "id": "order-7-paid"})
+
+    response = get_event(client, token, event_id)
+
+    message = assert_api_error(response, 404, "not_found")
+    assert "no event" in message
+
+
+def test_a_read_only_token_can_read_an_event(app, client, token):
+    event_id = post_event(client, token, {"type": "invoice_sent", "data": {}}).get_json()["id"]
+    reader = api_token(app, "dashboard", scope="read")
+
+    response = get_event(client, reader, event_id)
+
+    assert response.status_code == 200
+    assert response.get_json()["id"] == event_id
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, "unauthorized"),
+        ("Bearer", "unauthorized"),
+        ("Basic YWRtaW46cGFzc3dvcmQ=", "unauthorized"),
+        ("Bearer whk_not-a-real-token", "invalid_token"),
+    ],
+    ids=["none", "bearer-alone", "basic", "unknown"],
+)
+def test_reading_an_event_needs_a_valid_token(app, client, token, authorization, code):
+    event_id = post_event(client, token, {"type": "invoice_sent", "data": {}}).get_json()["id"]
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    for path in (f"/api/v1/events/{event_id}", "/api/v1/events/evt_unknown"):
+        response = client.get(path, headers=headers)
+        message = assert_api_error(response, 401, code)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "invoice_sent" not in message and event_id not in message
+
+
+def test_a_revoked_token_cannot_read_an_event(app, client, token):
+    event_id = post_event(client, token, {"type": "invoice_sent", "data": {}}).get_json()["id"]
+    with app.app_context():
+        revoke(db.session.get(ApiToken, token_row(app, token).id))
+        db.session.commit()
+
+    assert_api_error(get_event(client, token, event_id), 401, "invalid_token")
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+def test_an_event_can_only_be_read(app, client, token, method):
+    event_id = post_event(client, token, {"type": "invoice_sent", "data": {}}).get_json()["id"]
+
+    response = getattr(client, method)(f"/api/v1/events/{event_id}", headers=bearer(token))
+
+    assert_api_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers.get("Allow", "")
     assert stored(app)["events"] == 1
 
 

@@ -32,7 +32,7 @@ from schemathesis.checks import (
 )
 from sqlalchemy import select
 
-from tests.engine_helpers import api_token, bearer, post_event
+from tests.engine_helpers import api_token, bearer, expand, post_event
 from webhooks.api.openapi_spec import openapi_document
 from webhooks.extensions import db
 from webhooks.models import Delivery
@@ -83,14 +83,14 @@ def config(config):
 @dataclass(frozen=True)
 class Seeded:
     token: str
-    ids: dict[str, list[int]]  # path parameter → ids that exist
+    ids: dict[str, list[int | str]]  # path parameter → ids that exist
 
 
 @pytest.fixture
 def seeded(app, client, receiver, make_webhook) -> Seeded:
     """A full-scope token, and something for the calls to find: webhooks (one on the local
     receiver, so a test send gets an answer; one Zapier made, so an unsubscribe succeeds) and
-    an event with its deliveries."""
+    an event the engine expanded into its deliveries, and one it has not expanded yet."""
     receiver.expect_request("/hook").respond_with_data("ok")
     token = api_token(app, "schemathesis")
     webhooks = [
@@ -98,12 +98,17 @@ def seeded(app, client, receiver, make_webhook) -> Seeded:
         make_webhook(name="Elsewhere", url="https://example.com/hook", payload_format="flat"),
         make_webhook(name="Zapier: Invoice Sent", event="invoice_sent", integration="zapier"),
     ]
-    response = post_event(client, token, {"type": "payment_received", "data": {"total": 9}})
-    assert response.status_code == 202, response.get_json()
-    assert response.get_json()["deliveries"] == 2
+    events = []
+    for total in (9, 10):
+        response = post_event(client, token, {"type": "payment_received", "data": {"total": total}})
+        assert response.status_code == 202, response.get_json()
+        events.append(response.get_json()["id"])
+        if total == 9:
+            assert expand(app) == 2
     with app.app_context():
         deliveries = list(db.session.scalars(select(Delivery.id)))
-    return Seeded(token, {"webhook_id": webhooks, "delivery_id": deliveries})
+    assert len(deliveries) == 2
+    return Seeded(token, {"webhook_id": webhooks, "delivery_id": deliveries, "event_id": events})
 
 
 @pytest.fixture
@@ -121,7 +126,7 @@ def api_schema(live_server, seeded):
     )
 
 
-def cases(operation, mode: GenerationMode, headers: dict, ids: dict[str, list[int]]):
+def cases(operation, mode: GenerationMode, headers: dict, ids: dict[str, list[int | str]]):
     """Generated requests; for an operation on one object, half of them name an object that
     exists (a generated id almost never does), unless only that id could be made invalid."""
     anything = operation.as_strategy(generation_mode=mode, headers=headers)

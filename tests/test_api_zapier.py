@@ -15,6 +15,7 @@ from tests.engine_helpers import (
     api_token,
     assert_api_error,
     bearer,
+    expand,
     post_event,
     stored,
     verify,
@@ -232,6 +233,7 @@ def test_unsubscribe_deletes_the_zapier_webhook_and_its_delivery_log(app, client
         client, token, {"target_url": TARGET, "event": "payment_received"}
     ).get_json()["id"]
     post_event(client, token, {"type": "payment_received", "data": {"payment_id": 1}})
+    assert expand(app) == 1
     assert stored(app)["deliveries"] == 1
 
     response = unsubscribe(client, token, webhook_id)

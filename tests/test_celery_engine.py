@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import unused_port
-from tests.engine_helpers import Script, verify, wait_until
+from tests.engine_helpers import Script, expand, verify, wait_until
 from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
 from tests.test_worker_process import kill_mid_send, terminate
 from tests.worker_processes import Instance, own_database
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, Event, Webhook
 from webhooks.worker.celery_engine import CeleryEngine
 from webhooks.worker.engine import start_embedded
 
@@ -70,12 +70,25 @@ def test_celery_engine_announces_each_commit_with_new_work_once(
     with app.app_context():
         result = dispatch("payment_received", {"payment_id": 1})
         assert messages.sent == 1
-        dispatch("invoice_sent", {})  # no subscriber: nothing to announce
+        # No subscriber, but still an event stored: the engine has to expand it.
+        dispatch("invoice_sent", {})
+        assert messages.sent == 2
+        assert db.session.scalars(select(Delivery.id)).all() == []  # the engine writes them
+
+    assert expand(app) == 3  # both events in one commit: one message for its deliveries
+    assert messages.sent == 3
+    with app.app_context():
         ids = db.session.scalars(select(Delivery.id)).all()
+        event = db.session.get(Event, result.event.id)
+        assert event.expanded_at is not None and event.delivery_count == 3
 
     assert isinstance(app.extensions["webhooks.engine"], CeleryEngine)
-    assert result.deliveries == 3 and len(ids) == 3
-    assert messages.sent == 1
+    assert len(ids) == 3
+    with app.app_context():
+        dispatch("invoice_sent", {})
+    assert messages.sent == 4
+    assert expand(app) == 0  # expanded into no delivery: no new work to announce
+    assert messages.sent == 4
     assert start_embedded(app) is None  # Celery workers send; the web process does not
     assert app.test_client().get("/healthz").get_json()["worker"] == "none"  # none checked in
 
@@ -85,10 +98,18 @@ def test_an_unreachable_broker_does_not_fail_reporting(celery_queue, app, make_w
     with app.app_context():
         with caplog.at_level(logging.ERROR, logger="webhooks.celery"):
             result = dispatch("payment_received", {"payment_id": 1})
-        [row] = db.session.scalars(select(Delivery)).all()
-        assert row.status == "pending"  # committed: the workers find it when they next look
+        [event] = db.session.scalars(select(Event)).all()
+        # Committed: the workers find it when they next look.
+        assert event.uid == result.event.uid and event.expanded_at is None
+    assert result.created
+    assert "the workers will find it" in caplog.text
 
-    assert result.deliveries == 1
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="webhooks.celery"):
+        assert expand(app) == 1  # as a worker polling would; its news is lost too
+    with app.app_context():
+        [row] = db.session.scalars(select(Delivery)).all()
+        assert row.status == "pending" and row.event_id == result.event.id
     assert "the workers will find it" in caplog.text
 
 
@@ -211,7 +232,10 @@ def what_happened(deployment, script: Script, lines: int = 25) -> str:
     """What a failed wait saw: the deliveries by status, the receiver's count, and the end of
     each Celery process's log."""
     counts = Counter(statuses(deployment))
-    report = [f"deliveries by status: {dict(counts)}; requests received: {script.count()}"]
+    report = [
+        f"deliveries by status: {dict(counts)}; requests received: {script.count()}; "
+        f"events not yet expanded: {deployment.unexpanded()}"
+    ]
     for _process, log in deployment.workers:
         tail = log.read_text().splitlines()[-lines:]
         report += [f"--- {log.name} (last {len(tail)} lines)", *tail]
@@ -376,9 +400,15 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     def unfinished() -> list[dict]:
         return [row for row in deployment.deliveries() if row["status"] != "succeeded"]
 
-    # The others finish everything else; what the dead worker held waits for its lease.
+    # The others expand every event and finish everything else; what the dead worker held
+    # waits for its lease. Events first: an event's deliveries are written in the commit that
+    # marks it expanded, so once none is left to expand every delivery is there to be read.
     try:
-        wait_until(lambda: all(row["lease_token"] for row in unfinished()), 120, 0.25)
+        wait_until(
+            lambda: not deployment.unexpanded() and all(row["lease_token"] for row in unfinished()),
+            120,
+            0.25,
+        )
         held_by_the_dead = len(unfinished())
         deployment.end_leases()
         wait_until(lambda: not unfinished(), 60, 0.25)
@@ -444,9 +474,13 @@ def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
         worker, log = deployment.start_celery_worker()
 
     # A Celery worker retries the broker 2, 4, 6 … at most 30 s apart; its dispatcher polls the
-    # database every second meanwhile.
+    # database every second meanwhile, and expands the events whose messages were lost.
+    def settled() -> bool:
+        # Events first: once none is left to expand, every delivery is there to be read.
+        return not deployment.unexpanded() and set(statuses(deployment)) <= {"succeeded", "failed"}
+
     try:
-        wait_until(lambda: set(statuses(deployment)) <= {"succeeded", "failed"}, 90, 0.2)
+        wait_until(settled, 90, 0.2)
     except AssertionError:
         pytest.fail(what_happened(deployment, script))
     assert statuses(deployment) == ["succeeded"] * 90, what_happened(deployment, script)

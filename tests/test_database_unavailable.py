@@ -5,9 +5,10 @@ import sqlite3
 
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, post_form
-from tests.engine_helpers import api_token, assert_api_error, post_event, stored
+from tests.engine_helpers import api_token, assert_api_error, expand, post_event, stored
 from webhooks import create_app
 
 MESSAGE = "The database cannot be reached right now, so nothing was changed."
@@ -71,6 +72,8 @@ def test_a_locked_sqlite_database_is_a_503_and_all_resumes_once_it_is_free(
     make_webhook(name="Shop")
     token = api_token(app)
     assert admin.get("/webhooks/").status_code == 200
+    before = post_event(client, token, {"type": "payment_received", "data": {"n": 0}})
+    assert before.status_code == 202
     form = {"name": "Blocked", "url": "https://example.com/x", "event": "payment_received"}
     lock = sqlite3.connect(sqlite_path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # another program holding the write lock
@@ -79,15 +82,19 @@ def test_a_locked_sqlite_database_is_a_503_and_all_resumes_once_it_is_free(
         assert_unavailable_page(post_form(admin, "/webhooks/new", form, "/webhooks/new"))
         response = post_event(client, token, {"type": "payment_received", "data": {"n": 1}})
         assert_api_error(response, 503, "database_unavailable")
+        with pytest.raises(OperationalError, match="locked"):
+            expand(app)  # the worker cannot expand the event stored before either
     finally:
         lock.execute("ROLLBACK")
         lock.close()
 
     assert "Blocked" not in admin.get("/webhooks/").get_data(as_text=True)
-    assert stored(app)["events"] == 0  # the refused writes left nothing behind
+    # The refused writes left nothing behind: the event stored before is still unexpanded.
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
     response = post_event(client, token, {"type": "payment_received", "data": {"n": 2}})
     assert response.status_code == 202
-    assert stored(app) == {"events": 1, "deliveries": 1, "attempts": 0}
+    assert expand(app) == 2  # both events, once each
+    assert stored(app) == {"events": 2, "deliveries": 2, "attempts": 0}
 
 
 def test_sqlite_writers_wait_30_seconds_for_the_lock_by_default(tmp_path):

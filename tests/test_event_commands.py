@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.engine_helpers import api_token, assert_api_error, post_event, stored
+from tests.engine_helpers import (
+    api_token,
+    assert_api_error,
+    expand,
+    post_event,
+    stored,
+    update_webhook,
+)
 from webhooks.catalogue import all_events
 from webhooks.extensions import db
 from webhooks.models import ApiToken, Delivery, Event
@@ -34,6 +41,13 @@ def subscribers(make_webhook):
     return [make_webhook(name="one"), make_webhook(name="two", payload_format="flat")]
 
 
+def made_days_ago(app, webhook_ids: list[int], days: float) -> None:
+    """Date the webhooks back, so events reported with an earlier ``now`` reach them (a webhook
+    never receives an event stored before it was made)."""
+    for webhook_id in webhook_ids:
+        update_webhook(app, webhook_id, created_at=datetime.now(UTC) - timedelta(days=days))
+
+
 def events_stored(app) -> list[dict]:
     with app.app_context():
         return [
@@ -57,14 +71,19 @@ def fails_cleanly(result, *words: str, exit_code: int | None = None) -> str:
 # ---------------------------------------------------------------- events send
 
 
-def test_send_inline_json_stores_the_event_and_queues_deliveries(app, flask, subscribers):
+def test_send_inline_json_stores_the_event_for_the_worker_to_deliver(app, flask, subscribers):
     result = flask("events", "send", "payment_received", '{"payment_id": 7, "total": "$9"}')
 
     assert result.exit_code == 0, result.output
     [event] = events_stored(app)
-    assert result.output.strip() == f"Stored: event {event['uid']}, 2 deliveries queued."
+    assert result.output.strip() == (
+        f"Stored: event {event['uid']}; the worker delivers it to every subscribed webhook."
+    )
     assert event["data"] == {"payment_id": 7, "total": "$9"}
     assert event["source"] == "cli"
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    # The worker expands it into a delivery per subscribed webhook.
+    assert expand(app) == 2
     assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
 
 
@@ -75,8 +94,9 @@ def test_send_reads_the_payload_from_a_file(app, flask, subscribers, tmp_path):
     result = flask("events", "send", "payment_received", "--file", str(payload))
 
     assert result.exit_code == 0, result.output
-    assert "2 deliveries queued" in result.output
-    assert events_stored(app)[0]["data"] == {"customer_name": "Zoë"}
+    [event] = events_stored(app)
+    assert result.output.startswith(f"Stored: event {event['uid']};")
+    assert event["data"] == {"customer_name": "Zoë"}
 
 
 def test_send_reads_the_payload_from_standard_input(app, flask, subscribers):
@@ -92,8 +112,16 @@ def test_send_with_the_same_id_twice_stores_once(app, flask, subscribers):
 
     assert first.exit_code == 0 and second.exit_code == 0
     [event] = events_stored(app)
-    assert first.output.startswith(f"Stored: event {event['uid']}")
-    assert second.output.startswith(f"Already stored (same --id): event {event['uid']}")
+    assert first.output.startswith(f"Stored: event {event['uid']};")
+    assert second.output.strip() == (
+        f"Already stored (same --id): event {event['uid']}; "
+        "the worker delivers it to every subscribed webhook."
+    )
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    assert expand(app) == 2
+    third = flask("events", "send", "payment_received", "{}", "--id", "order-7")
+    assert third.output.startswith(f"Already stored (same --id): event {event['uid']};")
+    assert expand(app) == 0
     assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}
 
 
@@ -313,6 +341,7 @@ def test_revoking_a_token_that_does_not_exist_fails_clearly(flask, token_id, cod
 def test_purge_older_than_0_days_deletes_every_delivery_and_event(app, flask, subscribers):
     flask("events", "send", "payment_received", "{}")
     flask("events", "send", "invoice_sent", "{}")
+    assert expand(app) == 2
     assert stored(app) == {"events": 2, "deliveries": 2, "attempts": 0}
 
     result = flask("deliveries", "purge", "--older-than-days", "0")
@@ -323,11 +352,14 @@ def test_purge_older_than_0_days_deletes_every_delivery_and_event(app, flask, su
 
 
 def test_purge_by_default_keeps_deliveries_younger_than_the_retention(app, flask, subscribers):
+    made_days_ago(app, subscribers, 40)
     now = datetime.now(UTC)
     with app.app_context():
         enqueue("payment_received", {"age": 31}, source="python", now=now - timedelta(days=31))
         enqueue("payment_received", {"age": 29}, source="python", now=now - timedelta(days=29))
         db.session.commit()
+    # Expanded today, each delivery is still dated by its event.
+    assert expand(app) == 4
 
     result = flask("deliveries", "purge")
 
@@ -340,9 +372,11 @@ def test_purge_by_default_keeps_deliveries_younger_than_the_retention(app, flask
 
 def test_purge_follows_the_configured_retention(config, app, flask, subscribers):
     app.config["RETENTION_DAYS"] = 7
+    made_days_ago(app, subscribers, 10)
     with app.app_context():
         enqueue("payment_received", {}, source="python", now=datetime.now(UTC) - timedelta(8))
         db.session.commit()
+    assert expand(app) == 2
 
     result = flask("deliveries", "purge")
 
@@ -351,8 +385,9 @@ def test_purge_follows_the_configured_retention(config, app, flask, subscribers)
 
 def test_purge_refuses_a_negative_age(app, flask, subscribers):
     flask("events", "send", "payment_received", "{}")
+    assert expand(app) == 2
 
     result = flask("deliveries", "purge", "--older-than-days", "-1")
 
     fails_cleanly(result, exit_code=2)
-    assert stored(app)["deliveries"] == 2
+    assert stored(app) == {"events": 1, "deliveries": 2, "attempts": 0}

@@ -1,5 +1,6 @@
 """Group commit of API events: concurrent requests share one transaction, and each is still
-answered only after its own event is committed, with its own outcome."""
+answered only after its own event is committed, with its own outcome. The writer stores events
+only; the engine then expands each into its deliveries, exactly once."""
 
 import threading
 import time
@@ -10,7 +11,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 import webhooks.event_writer
-from tests.engine_helpers import api_token, assert_api_error, post_event, stored
+from tests.engine_helpers import api_token, assert_api_error, expand, post_event, stored
 from webhooks.event_writer import EXTENSION_KEY
 from webhooks.extensions import db
 from webhooks.models import ApiToken, Delivery, Event
@@ -83,25 +84,45 @@ def test_concurrent_requests_share_one_transaction(app, subscribers, held_writer
 
     assert [r.status_code for r in responses] == [202] * 10
     assert len({r.get_json()["id"] for r in responses}) == 10
-    assert all(r.get_json()["deliveries"] == 3 for r in responses)
-    assert stored(app) == {"events": 10, "deliveries": 30, "attempts": 0}
+    assert all(r.get_json()["deliveries"] is None for r in responses)  # not expanded yet
+    assert stored(app) == {"events": 10, "deliveries": 0, "attempts": 0}
     # The first request alone, then the nine that queued behind it together.
     assert len(transactions) == 2
 
+    assert expand(app) == 30
+    assert stored(app) == {"events": 10, "deliveries": 30, "attempts": 0}
 
-def test_each_answer_comes_after_its_event_is_committed(app, subscribers):
+
+def test_each_answer_comes_after_its_event_is_committed(app, subscribers, monkeypatch):
     token = api_token(app)
+    committed_when_answered = []
+    real_report = webhooks.event_writer.EventWriter.report
+
+    def report(writer, event_report, token_hash):
+        outcome = real_report(writer, event_report, token_hash)
+        with db.engine.connect() as other:  # what another process sees as the request answers
+            committed_when_answered.append(
+                other.scalar(select(func.count()).where(Event.uid == outcome.event.uid))
+            )
+        return outcome
+
+    monkeypatch.setattr(webhooks.event_writer.EventWriter, "report", report)
 
     responses = post_at_once(app, [({"type": "payment_received", "data": PAYMENT}, token)] * 8)
 
+    assert committed_when_answered == [1] * 8
     with app.app_context():
         uids = set(db.session.scalars(select(Event.uid)))
+    assert {r.get_json()["id"] for r in responses} == uids
+
+    # Each is then expanded into its own deliveries, exactly once.
+    assert expand(app) == 24
+    with app.app_context():
         per_event = dict(
             db.session.execute(
                 select(Event.uid, func.count(Delivery.id)).join(Delivery).group_by(Event.uid)
             ).all()
         )
-    assert {r.get_json()["id"] for r in responses} == uids
     assert per_event == {uid: 3 for uid in uids}
 
 
@@ -117,6 +138,8 @@ def test_one_key_twice_in_a_batch_stores_one_event(app, subscribers, held_writer
 
     assert sorted(r.status_code for r in responses) == [200, 202, 202]
     assert responses[1].get_json()["id"] == responses[2].get_json()["id"]
+    assert stored(app) == {"events": 2, "deliveries": 0, "attempts": 0}
+    assert expand(app) == 6
     assert stored(app) == {"events": 2, "deliveries": 6, "attempts": 0}
 
 
@@ -169,7 +192,8 @@ def test_an_event_that_cannot_be_stored_fails_alone(app, subscribers, held_write
 
     assert [r.status_code for r in responses] == [202, 202, 500, 202]
     assert_api_error(responses[2], 500, "internal_error")
-    assert stored(app) == {"events": 3, "deliveries": 9, "attempts": 0}
+    assert stored(app) == {"events": 3, "deliveries": 0, "attempts": 0}
+    assert expand(app) == 9
 
 
 def test_an_idle_writer_ends_and_the_next_event_starts_another(app, client, monkeypatch):
@@ -227,4 +251,5 @@ def test_a_broken_writer_connection_is_replaced_and_nothing_is_lost(app, client,
     response = post_event(client, token, {"type": "payment_received", "data": {}})
 
     assert response.status_code == 202
-    assert stored(app) == {"events": 2, "deliveries": 6, "attempts": 0}
+    assert stored(app) == {"events": 2, "deliveries": 0, "attempts": 0}
+    assert expand(app) == 6

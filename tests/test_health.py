@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import BROKER_URL, unused_port
-from tests.engine_helpers import wait_until
+from tests.engine_helpers import expand, wait_until
 from webhooks.extensions import db
 from webhooks.models import Delivery
+from webhooks.outbox import enqueue
 from webhooks.worker import heartbeat
 from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.engine import start_embedded, stop_embedded
@@ -24,6 +25,7 @@ def test_health_answers_anonymous_callers_with_the_database_state(client):
     response = client.get("/healthz")
     assert response.json["database"] == "ok"
     assert response.json["oldest_due_delivery_seconds"] == 0
+    assert response.json["oldest_unexpanded_event_seconds"] == 0
 
 
 def test_health_reports_how_long_the_oldest_due_delivery_has_waited(app, client, make_webhook):
@@ -34,6 +36,20 @@ def test_health_reports_how_long_the_oldest_due_delivery_has_waited(app, client,
     add_delivery(app, webhook_id, status="succeeded", next_attempt_at=now - timedelta(days=1))
     age = client.get("/healthz").json["oldest_due_delivery_seconds"]
     assert 600 <= age < 660
+
+
+def test_health_reports_how_long_the_oldest_event_has_waited_to_be_expanded(app, client):
+    with app.app_context():
+        enqueue(
+            "payment_received", {}, source="python", now=datetime.now(UTC) - timedelta(minutes=3)
+        )
+        enqueue("payment_received", {}, source="python")
+        db.session.commit()
+    assert 180 <= client.get("/healthz").json["oldest_unexpanded_event_seconds"] < 240
+
+    expand(app)
+
+    assert client.get("/healthz").json["oldest_unexpanded_event_seconds"] == 0
 
 
 @pytest.mark.embedded_engine

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from tests.conftest import SERVER_URL
-from tests.engine_helpers import FakeClock, policy_of
+from tests.engine_helpers import FakeClock, expand, policy_of
 from webhooks import dispatch, lifecycle
 from webhooks.delivery.pipeline import EXTENSION_KEY as DELIVERER_KEY
 from webhooks.extensions import db
@@ -29,6 +29,7 @@ def test_deleting_a_webhook_while_its_results_are_recorded_waits_and_succeeds(
     with app.app_context():
         for number in range(3):
             dispatch("payment_received", {"payment_id": number})
+    assert expand(app) == 3  # as the worker does before it claims
     clock = FakeClock()
     with app.app_context():
         deliverer, policy = app.extensions[DELIVERER_KEY], policy_of(app)

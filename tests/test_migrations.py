@@ -154,3 +154,26 @@ def test_upgrade_on_postgresql_gives_what_grows_with_the_traffic_bigint_ids(post
     }
     assert sequences["deliveries_id_seq"] == sequences["attempts_id_seq"] == 2**63 - 1
     assert sequences["webhooks_id_seq"] == 2**31 - 1
+
+
+def test_events_stored_before_the_engine_expanded_them_count_as_expanded(fresh_app):
+    # Before c3f1a7d2e8b5 the request wrote an event's deliveries with it.
+    flask_db(fresh_app, "upgrade", "b7e2d4c1a9f0")
+    with fresh_app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO events (uid, type, data, source, delivery_count, created_at) "
+                "VALUES ('evt_old', 'payment_received', '{}', 'api', 2, '2026-11-30 10:00:00')"
+            )
+        )
+
+    flask_db(fresh_app, "upgrade")
+
+    with fresh_app.app_context(), db.engine.connect() as connection:
+        row = connection.execute(text("SELECT delivery_count, expanded_at FROM events")).one()
+        unexpanded = connection.execute(
+            text("SELECT count(*) FROM events WHERE expanded_at IS NULL")
+        ).scalar()
+    assert row.delivery_count == 2
+    assert str(row.expanded_at).startswith("2026-11-30 10:00:00")
+    assert unexpanded == 0

@@ -19,6 +19,7 @@ from tests.engine_helpers import (
     Script,
     api_token,
     bearer,
+    expand,
     update_delivery,
     update_webhook,
     work,
@@ -392,7 +393,7 @@ def test_catalogue_answers_fit_the_schemas(api):
     assert api("GET", "/event-types/{slug}", slug="no_such_event").status_code == 404
 
 
-def test_event_answers_fit_the_schemas(api, make_webhook):
+def test_event_answers_fit_the_schemas(app, api, make_webhook):
     make_webhook()
     payload = {"type": "payment_received", "data": PAYMENT, "id": "order-7"}
 
@@ -401,6 +402,33 @@ def test_event_answers_fit_the_schemas(api, make_webhook):
     refused = api("POST", "/events", json_body={"type": "payment_received"})
 
     assert (first.status_code, again.status_code, refused.status_code) == (202, 200, 422)
+    event_id = first.get_json()["id"]
+    # Read back before and after the engine expanded it: null, then a count and a moment.
+    unexpanded = api("GET", "/events/{event_id}", event_id=event_id)
+    assert unexpanded.status_code == 200
+    assert unexpanded.get_json()["deliveries"] is None
+    assert expand(app) == 1
+    expanded = api("GET", "/events/{event_id}", event_id=event_id)
+    assert expanded.status_code == 200
+    assert expanded.get_json()["deliveries"] == 1
+    assert expanded.get_json()["expanded_at"].endswith("Z")
+    assert api("POST", "/events", json_body=payload).get_json() == expanded.get_json()
+
+
+def test_reading_an_event_is_a_documented_operation(doc):
+    item = doc["paths"]["/events/{event_id}"]
+    operation = item["get"]
+
+    assert operation["operationId"] == "getEvent"
+    assert set(item) - {"parameters"} == {"get"}  # read only
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Event"
+    }
+    assert {"401", "404"} <= set(operation["responses"])
+    event = doc["components"]["schemas"]["Event"]
+    assert {"expanded_at", "deliveries"} <= set(event["required"])
+    assert "null" in event["properties"]["expanded_at"]["type"]
+    assert "null" in event["properties"]["deliveries"]["type"]
 
 
 def test_delivery_answers_fit_the_schemas(app, api, receiver, make_webhook):
@@ -494,6 +522,7 @@ def test_zapier_cannot_unsubscribe_a_webhook_it_did_not_make(api, make_webhook):
         ("GET", "/webhooks", {}, {"per_page": "0"}, None, 422),
         ("GET", "/deliveries", {}, {"limit": "lots"}, None, 422),
         ("GET", "/deliveries/{delivery_id}", {"delivery_id": 999}, None, None, 404),
+        ("GET", "/events/{event_id}", {"event_id": "evt_missing"}, None, None, 404),
         ("POST", "/deliveries/{delivery_id}/redeliver", {"delivery_id": 999}, None, None, 404),
         ("POST", "/deliveries/retry-failed", {}, None, {"webhook_id": "x"}, 422),
         ("POST", "/zapier/subscribe", {}, None, {"target_url": "nope"}, 422),
@@ -508,6 +537,7 @@ def test_zapier_cannot_unsubscribe_a_webhook_it_did_not_make(api, make_webhook):
         "list-bad-query",
         "deliveries-bad-query",
         "missing-delivery",
+        "missing-event",
         "redeliver-missing",
         "retry-invalid",
         "subscribe-invalid",
@@ -548,6 +578,7 @@ def test_read_only_token_refusals_are_documented(app, client, doc, make_webhook)
     )
     assert read_only("DELETE", "/webhooks/{webhook_id}", webhook_id=webhook_id).status_code == 403
     assert read_only("POST", "/events", json_body={"type": "x", "data": {}}).status_code == 403
+    assert read_only("GET", "/events/{event_id}", event_id="evt_missing").status_code == 404
 
 
 # ---------------------------------------------------------------- the admin's API page

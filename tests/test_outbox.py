@@ -1,7 +1,8 @@
 """``webhooks.dispatch``: the one path behind the API, the CLI and Python callers.
 
-An event and one delivery per subscribed active webhook are written in one transaction; bad
-input raises ``EventError`` before anything is written.
+An event is stored alone, in one transaction, whatever the number of subscribers; the engine
+then writes its deliveries (``tests/test_fanout.py``). Bad input raises ``EventError`` before
+anything is written.
 """
 
 import json
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 import webhooks.outbox
 from tests.conftest import sqlite_only
-from tests.engine_helpers import stored, wake_flag
+from tests.engine_helpers import expand, stored, wake_flag
 from webhooks import EventError, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, as_utc
@@ -45,41 +46,45 @@ def all_deliveries(app) -> list[Delivery]:
         return rows
 
 
-# ---------------------------------------------------------------- fan-out
+# ---------------------------------------------------------------- storing
 
 
-def test_event_goes_to_every_active_subscriber_and_no_one_else(app, fan_out):
+def test_event_is_stored_alone_and_expanded_by_the_engine(app, fan_out):
     with app.app_context():
         result = dispatch("payment_received", PAYMENT)
         event_id, uid = result.event.id, result.event.uid
 
     assert result.created is True
-    assert result.deliveries == 3
     assert uid.startswith("evt_")
+    assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert event.expanded_at is None
+        assert event.source == "python"
+        assert json.loads(event.data) == PAYMENT
+
+    assert expand(app) == 3
     rows = all_deliveries(app)
     assert sorted(row.webhook_id for row in rows) == sorted(fan_out["active"])
     assert {row.event_id for row in rows} == {event_id}
     assert {row.event_type for row in rows} == {"payment_received"}
     assert {row.status for row in rows} == {"pending"}
-    assert all(row.msg_id.startswith("msg_") for row in rows)
     assert len({row.msg_id for row in rows}) == 3
     with app.app_context():
         event = db.session.get(Event, event_id)
         assert event.delivery_count == 3
-        assert event.source == "python"
-        assert json.loads(event.data) == PAYMENT
-        # Due at once: the worker may send them as soon as the transaction is committed.
+        assert event.expanded_at is not None
+        # Due at once: the worker sends them as soon as they are written.
         for row in rows:
-            assert as_utc(row.next_attempt_at) == as_utc(event.created_at)
+            assert as_utc(row.next_attempt_at) == as_utc(event.expanded_at)
 
 
 @sqlite_only
-def test_event_and_its_deliveries_are_written_in_one_transaction(app, fan_out):
-    # If a delivery cannot be written, the event is not stored either.
+def test_an_event_that_cannot_be_written_leaves_nothing(app, fan_out):
     with app.app_context():
         db.session.execute(
             text(
-                "CREATE TRIGGER no_deliveries BEFORE INSERT ON deliveries "
+                "CREATE TRIGGER no_events BEFORE INSERT ON events "
                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
             )
         )
@@ -91,14 +96,18 @@ def test_event_and_its_deliveries_are_written_in_one_transaction(app, fan_out):
     assert stored(app) == NOTHING
 
 
-def test_one_commit_stores_the_event_with_all_its_deliveries(app, fan_out):
+@pytest.mark.parametrize("subscribers", [0, 3, 200])
+def test_storing_costs_one_insert_and_one_commit_whatever_the_subscribers(
+    app, make_webhook, subscribers
+):
+    for number in range(subscribers):
+        make_webhook(name=f"hook {number}")
     log = []
     with app.app_context():
         engine = db.engine
 
         def statement(_conn, _cursor, sql, *_args):
-            if sql.lstrip().upper().startswith("INSERT"):
-                log.append(sql.split("(")[0].split()[-1])
+            log.append(sql.lstrip().split()[0].upper())
 
         def commit(_conn):
             log.append("COMMIT")
@@ -111,18 +120,19 @@ def test_one_commit_stores_the_event_with_all_its_deliveries(app, fan_out):
             sqlalchemy_event.remove(engine, "before_cursor_execute", statement)
             sqlalchemy_event.remove(engine, "commit", commit)
 
-    assert log[0] == "events"
-    assert set(log[1:-1]) == {"deliveries"}
-    assert log[-1] == "COMMIT"
-    assert log.count("COMMIT") == 1
+    assert log == ["INSERT", "COMMIT"]
+    assert expand(app) == subscribers
 
 
-def test_event_nobody_subscribed_to_is_stored_without_deliveries(app, fan_out):
+def test_event_nobody_subscribed_to_is_expanded_into_no_deliveries(app, fan_out):
     with app.app_context():
-        result = dispatch("invoice_sent", {"invoice": 1})
+        event_id = dispatch("invoice_sent", {"invoice": 1}).event.id
 
-    assert result.deliveries == 0
+    assert expand(app) == 0
     assert stored(app) == {"events": 1, "deliveries": 0, "attempts": 0}
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        assert (event.delivery_count, event.expanded_at is not None) == (0, True)
 
 
 # ---------------------------------------------------------------- payload formats
@@ -135,6 +145,7 @@ def test_flat_webhook_gets_the_data_alone_and_standard_the_envelope(app, make_we
     with app.app_context():
         result = dispatch("payment_received", PAYMENT)
         created_at = as_utc(result.event.created_at)
+    expand(app)
 
     bodies = {row.webhook_id: row.body for row in all_deliveries(app)}
     assert json.loads(bodies[flat]) == PAYMENT
@@ -152,6 +163,7 @@ def test_body_keeps_non_ascii_text_as_written(app, make_webhook):
 
     with app.app_context():
         dispatch("payment_received", {"customer_name": "Zoë ☃"})
+    expand(app)
 
     body = all_deliveries(app)[0].body
     assert "Zoë ☃" in body
@@ -161,6 +173,7 @@ def test_body_keeps_non_ascii_text_as_written(app, make_webhook):
 def test_webhooks_of_the_same_format_get_identical_bodies(app, fan_out):
     with app.app_context():
         dispatch("payment_received", PAYMENT)
+    expand(app)
 
     by_webhook = {row.webhook_id: row.body for row in all_deliveries(app)}
     one, two, three = fan_out["active"]
@@ -175,6 +188,7 @@ def test_body_is_fixed_when_the_event_is_reported(app, make_webhook):
     with app.app_context():
         dispatch("payment_received", data)
     data["payment_id"] = 2  # the caller reuses its dict
+    expand(app)
 
     assert json.loads(all_deliveries(app)[0].body) == {"payment_id": 1}
 
@@ -255,7 +269,7 @@ def test_same_idempotency_key_twice_stores_one_event(app, fan_out):
 
         assert (first.created, second.created) == (True, False)
         assert second.event.uid == first_uid
-        assert second.deliveries == 3
+    expand(app)
     assert stored(app) == {"events": 1, "deliveries": 3, "attempts": 0}
 
 
@@ -287,6 +301,7 @@ def test_two_reporters_racing_with_one_key_store_one_event(app, fan_out, monkeyp
 
         assert ours.created is False
         assert ours.event.uid == theirs
+    expand(app)
     assert stored(app) == {"events": 1, "deliveries": 3, "attempts": 0}
 
 
@@ -294,6 +309,7 @@ def test_events_without_a_key_are_each_stored(app, fan_out):
     with app.app_context():
         dispatch("payment_received", PAYMENT)
         dispatch("payment_received", PAYMENT)
+    expand(app)
 
     assert stored(app) == {"events": 2, "deliveries": 6, "attempts": 0}
 
@@ -302,20 +318,19 @@ def test_events_without_a_key_are_each_stored(app, fan_out):
 
 
 @pytest.mark.embedded_engine
-def test_stored_deliveries_wake_the_worker_at_once(app, fan_out):
+def test_a_stored_event_wakes_the_worker_at_once(app, fan_out):
     flag = wake_flag(app)
 
     with app.app_context():
-        dispatch("payment_received", PAYMENT)
+        dispatch("invoice_sent", {})
 
     assert flag.is_set()
 
 
-def test_event_without_deliveries_or_repeated_does_not_wake_the_worker(app, fan_out):
+def test_a_repeated_event_does_not_wake_the_worker(app, fan_out):
     with app.app_context():
         dispatch("payment_received", PAYMENT, idempotency_key="k")
         flag = wake_flag(app)
-        dispatch("invoice_sent", {})
         dispatch("payment_received", PAYMENT, idempotency_key="k")
 
     assert not flag.is_set()

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from werkzeug.http import parse_options_header
 
 from tests.conftest import csrf_token
-from tests.engine_helpers import api_token, assert_api_error, bearer, stored
+from tests.engine_helpers import api_token, assert_api_error, bearer, expand, stored
 from tests.test_webhook_form import field_block, webhook_count
 from webhooks.catalogue import all_events
 from webhooks.extensions import db
@@ -751,12 +751,14 @@ def check_accepted(app, response, payload, earlier, counts) -> None:
     if earlier is not None:
         assert response.status_code == 200
         assert answer["id"] == earlier.uid
+        # Every accepted event is expanded before the next request: the first one's count.
+        assert answer["deliveries"] == earlier.delivery_count
         assert stored(app) == counts
         return
     assert response.status_code == 202
     assert answer["type"] == payload["type"]
     assert answer["idempotency_key"] == payload.get("id")
-    assert answer["deliveries"] == subscribed
+    assert answer["expanded_at"] is None and answer["deliveries"] is None  # stored alone
     row = event_by_uid(app, answer["id"])
     assert (row.type, row.idempotency_key, row.source) == (
         payload["type"],
@@ -766,9 +768,11 @@ def check_accepted(app, response, payload, earlier, counts) -> None:
     assert json.loads(row.data) == payload["data"]
     assert stored(app) == {
         "events": counts["events"] + 1,
-        "deliveries": counts["deliveries"] + subscribed,
+        "deliveries": counts["deliveries"],
         "attempts": counts["attempts"],
     }
+    assert expand(app) == subscribed
+    assert event_by_uid(app, answer["id"]).delivery_count == subscribed
 
 
 @fuzz(250)
@@ -961,20 +965,23 @@ def cli(app, make_webhook, tmp_path):
 def check_stored_by_cli(app, call, payload, earlier, counts, output) -> None:
     subscribed = 1 if call.event_type == "payment_received" else 0
     if earlier is not None:
-        assert output.startswith(f"Already stored (same --id): event {earlier.uid},")
+        assert output.startswith(f"Already stored (same --id): event {earlier.uid};")
         assert stored(app) == counts
         return
-    match = re.fullmatch(r"Stored: event (evt_\S+), (\d+) deliveries queued\.\n", output)
+    match = re.fullmatch(
+        r"Stored: event (evt_\S+); the worker delivers it to every subscribed webhook\.\n",
+        output,
+    )
     assert match, output
-    assert int(match.group(2)) == subscribed
     row = event_by_uid(app, match.group(1))
     assert (row.type, row.idempotency_key, row.source) == (call.event_type, call.key, "cli")
     assert json.loads(row.data) == payload
     assert stored(app) == {
         "events": counts["events"] + 1,
-        "deliveries": counts["deliveries"] + subscribed,
+        "deliveries": counts["deliveries"],
         "attempts": counts["attempts"],
     }
+    assert expand(app) == subscribed
 
 
 @fuzz(180)

@@ -1,6 +1,7 @@
 """The README's REST API walkthrough, run as written against a live server: a person with only
 `requests` and the README can add a webhook, list the event types, send a test event, report an
-event, read its delivery, and subscribe and unsubscribe as Zapier would."""
+event, wait for the worker to expand it, read its delivery, and subscribe and unsubscribe as
+Zapier would."""
 
 import os
 import re
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from tests.engine_helpers import api_token
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, Event, Webhook
 from webhooks.worker.engine import start_embedded, stop_embedded
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -58,7 +59,11 @@ def test_the_readme_walkthrough_runs_against_a_live_server(app, live_server, rec
     out = result.stdout
     assert re.search(r"^\d+ event types, e\.g\. \w+ - .+$", out, re.M), out
     assert "test event: HTTP 200 OK" in out
-    assert re.search(r"^event evt_[\w-]+ queued 1 delivery$", out, re.M), out
+    stored_line = re.search(r"^event (evt_[\w-]+) stored$", out, re.M)
+    assert stored_line, out
+    event_id = stored_line.group(1)
+    # Read back with GET /events/{id} until the embedded worker had expanded it.
+    assert re.search(rf"^event {event_id} expanded into 1 delivery$", out, re.M), out
     assert re.search(r"^delivery msg_[\w-]+ succeeded after 1 attempt$", out, re.M), out
     assert re.search(r"^zapier webhook \d+ fields: ", out, re.M), out
     assert "unsubscribed: True" in out
@@ -67,5 +72,8 @@ def test_the_readme_walkthrough_runs_against_a_live_server(app, live_server, rec
     with app.app_context():
         names = db.session.scalars(select(Webhook.name)).all()
         statuses = db.session.scalars(select(Delivery.status).order_by(Delivery.id)).all()
+        event = db.session.scalar(select(Event))
     assert names == ["Billing"]  # the Zapier subscription is gone again
     assert statuses == ["test", "succeeded"]
+    assert event.uid == event_id
+    assert event.expanded_at is not None and event.delivery_count == 1

@@ -59,6 +59,7 @@ def test_the_matrix_sees_the_routes_it_must_cover(app, routes):
         "webhooks.create",
         "deliveries.redeliver",
         "api.create_event",
+        "api.get_event",
     } <= endpoints
     assert len(routes["pages"]) >= 15
     assert all("<" not in url for _m, url, _e in routes["pages"] + routes["api"])

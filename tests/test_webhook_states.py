@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook as SW
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.conftest import post_form
-from tests.engine_helpers import DELIVERER_KEY, Script, api_token, bearer, policy_of
+from tests.engine_helpers import DELIVERER_KEY, Script, api_token, bearer, expand, policy_of
 from webhooks import dispatch, lifecycle
 from webhooks.catalogue import all_events, get_event
 from webhooks.extensions import db
@@ -674,9 +674,11 @@ def one_batch(app, now: datetime) -> None:
 
 
 def report_payment(app, times: int = 1) -> None:
+    """Report payments and expand them into deliveries, as a worker does at once."""
     with app.app_context():
         for _ in range(times):
             dispatch("payment_received", {"payment_id": 7})
+    expand(app)
 
 
 def table_counts(app) -> dict[str, int]:

@@ -21,6 +21,7 @@ from tests.engine_helpers import (
     claim,
     deliveries_of,
     delivery,
+    expand,
     policy_of,
     run_claimed,
     stored,
@@ -45,8 +46,11 @@ pytestmark = pytest.mark.embedded_engine  # the embedded engine's own tests
 
 
 def report(app, event_type: str = "payment_received", data: dict | None = None) -> str:
+    """Report an event and expand it into its deliveries, as a worker does at once."""
     with app.app_context():
-        return dispatch(event_type, data if data is not None else PAYMENT).event.uid
+        uid = dispatch(event_type, data if data is not None else PAYMENT).event.uid
+    expand(app)
+    return uid
 
 
 def hooked(receiver, make_webhook, script: Script, path: str = "/hook", **fields) -> int:
@@ -675,15 +679,15 @@ def test_old_secret_stops_signing_when_the_overlap_ends(app, receiver, make_webh
 
 def test_purge_deletes_old_deliveries_attempts_and_orphan_events(app, receiver, make_webhook):
     config_days = app.config["RETENTION_DAYS"]
-    hooked(receiver, make_webhook, Script(200))
     now = datetime.now(UTC)
     old = now - timedelta(days=config_days + 1)
     recent = now - timedelta(days=config_days - 1)
+    hooked(receiver, make_webhook, Script(200), created_at=old - timedelta(days=1))
     with app.app_context():
-        old_event, _ = enqueue("payment_received", {"n": "old"}, source="python", now=old)
-        new_event, _ = enqueue("payment_received", {"n": "new"}, source="python", now=recent)
+        old_event = enqueue("payment_received", {"n": "old"}, source="python", now=old)
+        new_event = enqueue("payment_received", {"n": "new"}, source="python", now=recent)
         # An event no webhook was subscribed to, as old as the others.
-        lonely, _ = enqueue("invoice_sent", {"n": "lonely"}, source="python", now=old)
+        enqueue("invoice_sent", {"n": "lonely"}, source="python", now=old)
         db.session.commit()
         old_uid, new_uid = old_event.uid, new_event.uid
     work(app, FakeClock())  # both get an attempt
@@ -701,11 +705,13 @@ def test_purge_deletes_old_deliveries_attempts_and_orphan_events(app, receiver, 
 
 
 def test_purge_keeps_an_old_event_that_still_has_a_recent_delivery(app, make_webhook):
-    make_webhook()
     now = datetime.now(UTC)
+    make_webhook(created_at=now - timedelta(days=41))
     with app.app_context():
-        event, _ = enqueue("payment_received", {}, source="python", now=now - timedelta(days=40))
+        enqueue("payment_received", {}, source="python", now=now - timedelta(days=40))
         db.session.commit()
+    expand(app)
+    with app.app_context():
         row = db.session.scalar(select(Delivery))
         row.created_at = now  # e.g. a redelivery queued today
         db.session.commit()

@@ -145,6 +145,7 @@ def test_two_workers_send_each_of_200_deliveries_exactly_once(instance, receiver
 
     rows = instance.deliveries()
     assert len(rows) == 200
+    assert instance.unexpanded() == 0
     assert {row["status"] for row in rows} == {"succeeded"}
     assert {row["attempt_count"] for row in rows} == {1}
     ids = script.ids()
@@ -172,8 +173,14 @@ def test_four_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(instanc
     def unfinished() -> list[dict]:
         return [row for row in instance.deliveries() if row["status"] != "succeeded"]
 
-    # The others finish everything else; what the dead worker held waits for its lease.
-    wait_until(lambda: all(row["lease_token"] for row in unfinished()), 60, interval=0.2)
+    # The others expand every event and finish everything else; what the dead worker held
+    # waits for its lease. Events first: an event's deliveries are written in the commit that
+    # marks it expanded, so once none is left to expand every delivery is there to be read.
+    wait_until(
+        lambda: not instance.unexpanded() and all(row["lease_token"] for row in unfinished()),
+        60,
+        interval=0.2,
+    )
     held_by_the_dead = len(unfinished())
     instance.end_leases()
     wait_until(lambda: not unfinished(), 30, interval=0.2)

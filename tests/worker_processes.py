@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import SERVER_URL, database_on_server
 from tests.engine_helpers import wait_until
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, Event, Webhook
 
 PROJECT = Path(__file__).resolve().parent.parent
 FLASK = str(PROJECT / ".venv" / "bin" / "flask")
@@ -101,8 +101,16 @@ class Instance:
             return hook.id
 
     def report(self, data: dict) -> None:
+        """Store a payment_received event; the workers expand it into its deliveries."""
         with self.app.app_context():
             dispatch("payment_received", data)
+
+    def unexpanded(self) -> int:
+        """How many events are stored that no worker has expanded into deliveries yet."""
+        with self.app.app_context():
+            return db.session.scalar(
+                select(func.count()).select_from(Event).where(Event.expanded_at.is_(None))
+            )
 
     def deliveries(self) -> list[dict]:
         with self.app.app_context():

@@ -2,13 +2,14 @@
 
 Each request thread checks its event, hands it to this process's writer thread and waits. The
 writer takes every event waiting at that moment (up to ``MAX_BATCH``) and, in one transaction,
-checks their tokens, skips idempotency keys already stored, stores the events with their
-deliveries, and commits; then it tells the delivery engine and answers each request. Under load
+checks their tokens, skips idempotency keys already stored, stores the events, and commits;
+then it tells the delivery engine, which expands them into deliveries, and answers each
+request. Under load
 one transaction serves many requests, so the database round trips and commits per event fall
 with the load; an idle writer answers a lone request after one transaction, without waiting.
 
-The guarantees are the single-event ones: a request is answered only after its event and
-deliveries are committed, the token is checked in the same transaction (a token revoked a
+The guarantees are the single-event ones: a request is answered only after its event is
+committed, the token is checked in the same transaction (a token revoked a
 moment ago is refused), and a batch that fails is retried one event at a time, so one bad
 event fails alone.
 """
@@ -129,14 +130,14 @@ class EventWriter:
         if self._connection is None:
             self._connection = db.engine.connect()
         # A session on the writer's connection, for its commit hook: the engine is told of
-        # the new deliveries once they are committed.
+        # the new events once they are committed.
         with Session(bind=self._connection) as session, session.begin():
-            outcomes, deliveries = _store_batch(
+            outcomes, stored = _store_batch(
                 session.connection(),
                 [job.report for job in batch],
                 [job.token_hash for job in batch],
             )
-            if deliveries:
+            if stored:
                 note_new_work(session)
         return outcomes
 
@@ -153,7 +154,7 @@ def _store_batch(
     connection: Connection, reports: list[Report], token_hashes: list[str]
 ) -> tuple[list[Dispatched | BaseException], int]:
     """In the connection's transaction: check the tokens, skip the keys already stored, store
-    the new events. One outcome per report, in order, and how many deliveries are new."""
+    the new events. One outcome per report, in order, and how many events are new."""
     outcomes: list[Dispatched | BaseException | None] = [None] * len(reports)
     tokens = live_tokens(connection, token_hashes)
     new: dict[str, int] = {}  # idempotency key -> index of the report storing it
@@ -166,7 +167,7 @@ def _store_batch(
         if refusal is not None:
             outcomes[index] = refusal
         elif key in found:
-            outcomes[index] = Dispatched(found[key], False, found[key].delivery_count)
+            outcomes[index] = Dispatched(found[key], False)
         elif key is not None and key in new:
             repeats.append((index, new[key]))
         else:
@@ -174,11 +175,11 @@ def _store_batch(
                 new[key] = index
             to_store.append(index)
     stored = store(connection, [reports[i] for i in to_store])
-    for index, result in zip(to_store, stored, strict=True):
-        outcomes[index] = Dispatched(result.event, True, result.deliveries)
+    for index, event in zip(to_store, stored, strict=True):
+        outcomes[index] = Dispatched(event, True)
     for index, first in repeats:  # the same key as an event stored earlier in this batch
-        outcomes[index] = Dispatched(outcomes[first].event, False, outcomes[first].deliveries)
-    return outcomes, sum(result.deliveries for result in stored)
+        outcomes[index] = Dispatched(outcomes[first].event, False)
+    return outcomes, len(stored)
 
 
 def _refusal(token: ApiToken | None) -> TokenRefused | None:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.extensions import db
-from webhooks.models import Delivery, as_utc, due_status
+from webhooks.models import Delivery, Event, as_utc, due_status
 from webhooks.worker import heartbeat
 from webhooks.worker.engine import engine_of
 
@@ -29,11 +29,14 @@ def healthz():
                 due_status(), Delivery.next_attempt_at <= now
             )
         )
+        # The oldest event no worker has expanded into deliveries yet (by the partial index).
+        unexpanded = db.session.scalar(
+            select(Event.created_at).where(Event.expanded_at.is_(None)).order_by(Event.id).limit(1)
+        )
         workers = heartbeat.alive(db.session, now)
         body["database"] = "ok"
-        body["oldest_due_delivery_seconds"] = (
-            round((now - as_utc(oldest)).total_seconds(), 1) if oldest else 0
-        )
+        body["oldest_due_delivery_seconds"] = _age(now, oldest)
+        body["oldest_unexpanded_event_seconds"] = _age(now, unexpanded)
         body["worker"] = "running" if workers else "none"
         body["workers"] = workers
         healthy = bool(workers)
@@ -46,3 +49,7 @@ def healthz():
     healthy = healthy and body["queue"] == "ok"
     body["status"] = "ok" if healthy else "failing"
     return jsonify(body), 200 if healthy else 503
+
+
+def _age(now: datetime, moment: datetime | None) -> float:
+    return round(max(0.0, (now - as_utc(moment)).total_seconds()), 1) if moment else 0

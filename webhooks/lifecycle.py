@@ -1,8 +1,8 @@
 """Every transition of a delivery, and of the webhook state that moves with it, in one module:
-claim, sign, record a result (success, failure with its next attempt, give up), the circuit
-breaker, disable, re-enable, redeliver, retry failed since, and the test send. Both engines and
-the admin site and API make their changes through these functions; docs/delivery-engine.md
-draws the states.
+expand an event into its deliveries, claim, sign, record a result (success, failure with its
+next attempt, give up), the circuit breaker, disable, re-enable, redeliver, retry failed
+since, and the test send. Both engines and the admin site and API make their changes through
+these functions; docs/delivery-engine.md draws the states.
 
 A transition that makes deliveries due notes it on the session (``note_new_work``), and the
 engine is told once that commits: callers commit as usual and cannot forget to notify.
@@ -34,6 +34,8 @@ from webhooks.models import (
 )
 from webhooks.outbox import enqueue
 from webhooks.worker.claims import Claim, claim_due, write_lock
+from webhooks.worker.fanout import Expansion
+from webhooks.worker.fanout import expand as expand_events
 from webhooks.worker.outcome import GONE_REASON, WebhookState, decide, track_breaker
 from webhooks.worker.policy import Policy
 from webhooks.worker.wakeup import note_new_work
@@ -46,6 +48,29 @@ DISABLED_SUMMARY = "Not sent: the webhook was disabled."
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- expand
+
+
+def expand(now: datetime) -> Expansion:
+    """stored event → expanded, with a pending delivery per subscribed webhook. Commits; the
+    engine is told of the new deliveries."""
+    expansion = expand_events(db.session, now)
+    if expansion.deliveries:
+        note_new_work(db.session)
+    db.session.commit()
+    return expansion
+
+
+def expand_all(now: datetime) -> int:
+    """Expand every event stored so far (tools and tests); how many deliveries were written."""
+    written = 0
+    while True:
+        expansion = expand(now)
+        written += expansion.deliveries
+        if not expansion.more:
+            return written
 
 
 # ---------------------------------------------------------------- claim and sign
@@ -464,7 +489,7 @@ def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    _event, deliveries = enqueue(
+    enqueue(
         "webhook_disabled",
         {
             "webhook_id": webhook.id,
@@ -477,8 +502,6 @@ def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
         source="system",
         now=now,
     )
-    if deliveries:
-        note_new_work(db.session)
 
 
 def _remove_gone_zapier_webhook(webhook: Webhook) -> None:

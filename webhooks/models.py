@@ -199,9 +199,19 @@ class Webhook(db.Model):
 
 
 class Event(db.Model):
-    """An event reported by the platform; stored once, delivered to every subscribed webhook."""
+    """An event reported by the platform; stored once, then expanded by the engine into a
+    delivery for every webhook subscribed to it (``webhooks.worker.fanout``)."""
 
     __tablename__ = "events"
+    __table_args__ = (
+        # The events the engine has still to expand into deliveries.
+        Index(
+            "ix_events_unexpanded",
+            "id",
+            sqlite_where=text("expanded_at IS NULL"),
+            postgresql_where=text("expanded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uid: Mapped[str] = mapped_column(String(40), unique=True, default=new_event_id)
@@ -209,8 +219,10 @@ class Event(db.Model):
     data: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     source: Mapped[str] = mapped_column(String(16))
-    delivery_count: Mapped[int] = mapped_column(default=0)
+    delivery_count: Mapped[int] = mapped_column(default=0)  # set when expanded
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # When the engine wrote its deliveries, one per subscribed webhook; None until then.
+    expanded_at: Mapped[datetime | None]
 
 
 class WorkerProcess(db.Model):

@@ -1,7 +1,9 @@
 """Reporting events: the one path behind the API, the CLI and ``webhooks.dispatch``.
 
-An event is stored once, and one delivery per subscribed active webhook is written in the same
-transaction (an outbox): once ``dispatch`` returns, nothing is lost even if the process dies.
+An event is stored once, durably, in one transaction; once ``dispatch`` returns, nothing is
+lost even if the process dies. The engine then expands it into a delivery per subscribed
+webhook (``webhooks.worker.fanout``), so storing costs the same however many webhooks are
+subscribed.
 """
 
 import json
@@ -16,9 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from webhooks.catalogue import get_event
-from webhooks.delivery.message import render_body
 from webhooks.extensions import db
-from webhooks.models import Delivery, DeliveryStatus, Event, Webhook, new_event_id, new_message_id
+from webhooks.models import Event, new_event_id
 from webhooks.worker.wakeup import note_new_work
 
 MAX_KEY_LENGTH = 255
@@ -38,7 +39,6 @@ class EventError(ValueError):
 class Dispatched:
     event: Event
     created: bool
-    deliveries: int
 
 
 def _depth(data: Any) -> int:
@@ -109,17 +109,15 @@ def enqueue(
     source: str,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> tuple[Event, int]:
-    """Write the event and its deliveries in the session's transaction; the caller commits (and
-    the engine is told then, if there are deliveries)."""
+) -> Event:
+    """Store the event in the session's transaction; the caller commits (and the engine is
+    told then, and expands it)."""
     report = Report(
         event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
     )
-    db.session.flush()  # the caller's pending changes (a webhook just disabled) are seen
-    (stored,) = store(db.session.connection(), [report], now=now)
-    if stored.deliveries:
-        note_new_work(db.session)
-    return stored.event, stored.deliveries
+    (event,) = store(db.session.connection(), [report], now=now)
+    note_new_work(db.session)
+    return event
 
 
 @dataclass(frozen=True)
@@ -137,41 +135,19 @@ class Report:
 # their compiled form) and run on a connection, without ORM objects, whose unit of work costs
 # more than the SQL itself.
 _EVENTS = Event.__table__
-_DELIVERIES = Delivery.__table__
-_WEBHOOKS = Webhook.__table__
-_SUBSCRIBERS = select(_WEBHOOKS.c.id, _WEBHOOKS.c.payload_format).where(
-    _WEBHOOKS.c.event == bindparam("event_type"), _WEBHOOKS.c.active.is_(True)
-)
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
-_INSERT_DELIVERIES = insert(_DELIVERIES)
 _EVENTS_BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key.in_(bindparam("keys")))
-
-
-@dataclass(frozen=True)
-class Stored:
-    event: Event
-    deliveries: int
 
 
 def store(
     connection: Connection, reports: Sequence[Report], *, now: datetime | None = None
-) -> list[Stored]:
-    """Store events and their deliveries with a few statements however many events and
-    subscribers there are: the subscribers of each event type, one INSERT of all the events,
-    one INSERT of all their deliveries. They run in the connection's transaction, so they commit
-    or roll back together with whatever else the caller wrote. The rows are built before the
-    first INSERT, which keeps SQLite's write lock held for as short a time as possible."""
+) -> list[Event]:
+    """Store events with one INSERT however many there are, in the connection's transaction,
+    so they commit or roll back together with whatever else the caller wrote. Their
+    deliveries are the engine's to write."""
     if not reports:
         return []
     now = now or datetime.now(UTC)
-    subscribers = {
-        event_type: connection.execute(_SUBSCRIBERS, {"event_type": event_type}).all()
-        for event_type in {report.event_type for report in reports}
-    }
-    rows = [
-        _delivery_rows(subscribers[report.event_type], report.event_type, report.data, now)
-        for report in reports
-    ]
     values = [
         {
             "uid": new_event_id(),
@@ -179,24 +155,17 @@ def store(
             "data": report.data_text,
             "idempotency_key": report.idempotency_key,
             "source": report.source,
-            "delivery_count": len(deliveries),
+            "delivery_count": 0,
             "created_at": now,
+            "expanded_at": None,
         }
-        for report, deliveries in zip(reports, rows, strict=True)
+        for report in reports
     ]
-    event_ids = list(connection.scalars(_INSERT_EVENTS, values))
-    every_row = []
-    for event_id, event_values, deliveries in zip(event_ids, values, rows, strict=True):
+    for event_id, event_values in zip(
+        connection.scalars(_INSERT_EVENTS, values), values, strict=True
+    ):
         event_values["id"] = event_id
-        for row in deliveries:
-            row["event_id"] = event_id
-        every_row.extend(deliveries)
-    if every_row:
-        connection.execute(_INSERT_DELIVERIES, every_row)
-    return [
-        Stored(_detached(event_values), len(deliveries))
-        for event_values, deliveries in zip(values, rows, strict=True)
-    ]
+    return [_detached(event_values) for event_values in values]
 
 
 def _detached(values: dict[str, Any]) -> Event:
@@ -215,33 +184,6 @@ def stored_events(connection: Connection, keys: Iterable[str]) -> dict[str, Even
     return {row.idempotency_key: _detached(row._asdict()) for row in rows}
 
 
-def _delivery_rows(
-    webhooks: Sequence[tuple[int, str]], event_type: str, data: dict[str, Any], now: datetime
-) -> list[dict[str, Any]]:
-    """Every column of each new delivery but ``event_id``; one body per payload format."""
-    bodies: dict[str, str] = {}
-    rows = []
-    for webhook_id, payload_format in webhooks:
-        if payload_format not in bodies:
-            bodies[payload_format] = render_body(payload_format, event_type, data, now)
-        rows.append(
-            {
-                "msg_id": new_message_id(),
-                "webhook_id": webhook_id,
-                "event_id": None,
-                "event_type": event_type,
-                "body": bodies[payload_format],
-                "is_test": False,
-                "status": DeliveryStatus.PENDING,
-                "attempt_count": 0,
-                "round_failures": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    return rows
-
-
 def _existing(idempotency_key: str) -> Event | None:
     return stored_events(db.session.connection(), [idempotency_key]).get(idempotency_key)
 
@@ -253,7 +195,8 @@ def dispatch(
     idempotency_key: str | None = None,
     source: str = "python",
 ) -> Dispatched:
-    """Report an event: every active webhook subscribed to ``event_type`` receives ``data``.
+    """Report an event: every webhook subscribed to ``event_type`` and active when the engine
+    expands it (within milliseconds) receives ``data``.
 
     Run inside an application context. The same ``idempotency_key`` twice stores one event;
     the second call returns the first with ``created=False``. Raises ``EventError`` for an
@@ -264,12 +207,10 @@ def dispatch(
     )
     if idempotency_key is not None:
         if (found := _existing(idempotency_key)) is not None:
-            return Dispatched(found, False, found.delivery_count)
+            return Dispatched(found, False)
     try:
-        db.session.flush()
-        (stored,) = store(db.session.connection(), [report])
-        if stored.deliveries:
-            note_new_work(db.session)
+        (event,) = store(db.session.connection(), [report])
+        note_new_work(db.session)
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at the INSERT or at the commit).
@@ -279,5 +220,5 @@ def dispatch(
         found = _existing(idempotency_key)
         if found is None:
             raise
-        return Dispatched(found, False, found.delivery_count)
-    return Dispatched(stored.event, True, stored.deliveries)
+        return Dispatched(found, False)
+    return Dispatched(event, True)

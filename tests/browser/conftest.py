@@ -219,6 +219,22 @@ def report_event(app, site) -> Callable[..., dict]:
     return report
 
 
+@pytest.fixture
+def read_event(app, site) -> Callable[[str], dict]:
+    """Read an event back through the REST API (GET /api/v1/events/<id>) with a read-only
+    token, as the platform would; the API's answer."""
+    token = api_token(app, "browser-tests-read", scope="read")
+
+    def read(event_id: str) -> dict:
+        response = requests.get(
+            f"{site}/api/v1/events/{event_id}", headers=bearer(token), timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return read
+
+
 def reload_until_visible(page: Page, locator: Locator, seconds: float = 10.0) -> None:
     """Reload the page until ``locator`` shows, as a person waiting for a result would."""
     deadline = time.monotonic() + seconds

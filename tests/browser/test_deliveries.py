@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import reload_until_visible, row
 from tests.engine_helpers import deliveries_of, wait_until
+from webhooks.extensions import db
+from webhooks.models import Event
 
 pytestmark = pytest.mark.embedded_engine
 
@@ -30,7 +32,7 @@ def delivered(app, make_webhook, hook_receiver, report_event) -> dict:
 
 
 def test_event_reported_through_the_api_shows_up_on_the_deliveries_page(
-    app, admin_page, make_webhook, hook_receiver, report_event, screenshot
+    app, admin_page, make_webhook, hook_receiver, report_event, read_event, screenshot
 ):
     hook_id = make_webhook(name="Billing", url=hook_receiver.url, event="payment_received")
     make_webhook(name="Mailing list", url=hook_receiver.url, event="customer_created")
@@ -39,6 +41,9 @@ def test_event_reported_through_the_api_shows_up_on_the_deliveries_page(
     expect(page.get_by_role("heading", name="No deliveries yet")).to_be_visible()
 
     event = report_event("payment_received", PAYMENT, id="pay-7")
+    # Stored; the worker writes its deliveries afterwards.
+    assert event["idempotency_key"] == "pay-7"
+    assert event["deliveries"] is None and event["expanded_at"] is None
 
     delivered = row(page, "Billing", "Succeeded")
     reload_until_visible(page, delivered)
@@ -53,7 +58,12 @@ def test_event_reported_through_the_api_shows_up_on_the_deliveries_page(
     [delivery] = deliveries_of(app, hook_id)
     assert delivery["event_type"] == "payment_received" and delivery["status"] == "succeeded"
     assert received["headers"]["Webhook-Id"] == delivery["msg_id"]
-    assert event["deliveries"] == 1
+    with app.app_context():
+        assert db.session.get(Event, delivery["event_id"]).uid == event["id"]
+    expanded = read_event(event["id"])
+    assert expanded["deliveries"] == 1  # Billing's; the Mailing list is not subscribed
+    assert expanded["expanded_at"] is not None
+    assert expanded["expanded_at"] >= expanded["created_at"]
 
     # Waiting for UI: relative times in the delivery log.
     expect(delivered).to_contain_text(JUST_NOW)

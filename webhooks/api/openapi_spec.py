@@ -308,11 +308,22 @@ def schemas() -> dict[str, Schema]:
                 "type": text(),
                 "idempotency_key": or_null(text("The `id` it was reported with.")),
                 "created_at": moment(),
-                "deliveries": integer(
-                    "Deliveries queued for it: one per subscribed webhook.", minimum=0
+                "expanded_at": or_null(
+                    moment(
+                        "When the engine wrote its deliveries (within milliseconds of storing "
+                        "it); null until then."
+                    )
+                ),
+                "deliveries": or_null(
+                    integer(
+                        "Its deliveries: one per webhook subscribed to its type, active when it "
+                        "was expanded and created before it was stored; null until expanded.",
+                        minimum=0,
+                    )
                 ),
             },
-            description="A reported event.",
+            description="A reported event. Storing it does not wait for its deliveries: the "
+            "engine writes them.",
         ),
         "EventInput": {
             "type": "object",
@@ -641,7 +652,9 @@ def paths() -> dict[str, Schema]:
                 "Events",
                 "Report an event",
                 {
-                    "202": answer("Accepted and queued for every subscribed webhook.", "Event"),
+                    "202": answer(
+                        "Stored; the engine delivers it to every subscribed webhook.", "Event"
+                    ),
                     "200": answer(
                         "An event with this `id` was reported before: that one.", "Event"
                     ),
@@ -653,6 +666,24 @@ def paths() -> dict[str, Schema]:
                 },
                 errors=("400", "403", "413", "415"),
                 body=json_body("EventInput"),
+            ),
+        },
+        "/events/{event_id}": {
+            "parameters": [
+                {
+                    "name": "event_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The event's id (`evt_…`).",
+                    "schema": text(pattern="^evt_"),
+                }
+            ],
+            "get": operation(
+                "getEvent",
+                "Events",
+                "Read an event",
+                {"200": answer("The event, and its deliveries once expanded.", "Event")},
+                errors=("404",),
             ),
         },
         "/deliveries": {

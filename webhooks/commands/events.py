@@ -48,7 +48,9 @@ def send_command(event_type: str, data: str | None, data_file, idempotency_key: 
             raise click.BadParameter(error.message, param_hint="--id") from error
         raise click.ClickException(error.message) from error
     state = "Stored" if result.created else "Already stored (same --id)"
-    click.echo(f"{state}: event {result.event.uid}, {result.deliveries} deliveries queued.")
+    click.echo(
+        f"{state}: event {result.event.uid}; the worker delivers it to every subscribed webhook."
+    )
 
 
 @events_group.command("types")

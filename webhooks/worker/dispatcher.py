@@ -1,8 +1,8 @@
 """The delivery worker of one process: a coordinator thread does all the database work —
-claiming due deliveries within each webhook's limits, signing them, recording results in
-batches — and the process's sender loop makes the requests, up to WORKER_CONCURRENCY at once,
-each a task waiting on its receiver. A receiver that hangs holds only its own webhook's few
-requests, never a thread.
+expanding new events into deliveries, claiming due deliveries within each webhook's limits,
+signing them, recording results in batches — and the process's sender loop makes the
+requests, up to WORKER_CONCURRENCY at once, each a task waiting on its receiver. A receiver
+that hangs holds only its own webhook's few requests, never a thread.
 
 The same dispatcher runs embedded in the web server, on its own (`flask worker`), or inside a
 Celery worker process.
@@ -96,18 +96,23 @@ class Dispatcher:
         # next claim waits for news that may free some — new work, results recorded, a retry
         # or a probe falling due, the poll — rather than read the same rows again at once.
         self._news = True
+        # Events may be stored that no worker has expanded yet.
+        self._events = True
         self._outage_since: float | None = None
         self._error_pause = ERROR_PAUSE
         app.extensions[ENGINE_KEY].attach(self)
 
     def wake(self) -> None:
-        """New work may be due: claim now, rather than at the next poll."""
+        """New work may be due: expand and claim now, rather than at the next poll."""
+        self._events = True
         self._news = True
         self._wake.set()
 
     # -- one synchronous round, for tests and tools ------------------------------------------
     def run_once(self, limit: int = 1) -> int:
-        """Claim, send and record up to ``limit`` due deliveries, waiting for them here."""
+        """Expand the events stored so far, then claim, send and record up to ``limit`` due
+        deliveries, waiting for them here."""
+        lifecycle.expand_all(utcnow())
         claimed, jobs = lifecycle.claim_jobs(utcnow(), limit, self.policy, self.deliverer)
         if jobs:
             results = SenderLoop.of_this_process().run(self._attempt_all(jobs))
@@ -216,7 +221,8 @@ class Dispatcher:
                 else:
                     wait = min(wait, self._check_in())
                     self._maybe_purge()
-                    if self._claim_and_submit():
+                    more_events = self._expand()
+                    if self._claim_and_submit() or more_events:
                         continue
                     # While requests are in flight their results bring the next look soon
                     # enough (or the poll does); idle, sleep until the next retry is due.
@@ -227,7 +233,9 @@ class Dispatcher:
             except Exception as error:
                 wait = self._after_error(error)
             if not self._wake.wait(wait):
-                self._news = True  # a retry, a probe or a lease fell due, or it is time to poll
+                # A retry, a probe or a lease fell due, or it is time to poll (which also finds
+                # any event whose doorbell was missed).
+                self._news = self._events = True
 
     def _check_in(self) -> float:
         """Keep this worker's row in ``workers`` fresh; seconds until it is due again."""
@@ -248,6 +256,23 @@ class Dispatcher:
             heartbeat.check_out(db.session, self._worker_id)
         except SQLAlchemyError:  # the database is away: the row ages out instead
             db.session.rollback()
+
+    def _expand(self) -> bool:
+        """Expand the events stored since the last look; True if some are left for the next."""
+        if not self._events:
+            return False
+        self._events = False
+        try:
+            expansion = lifecycle.expand(utcnow())
+        except Exception:
+            self._events = True  # nothing was expanded: look again once the database is back
+            raise
+        self._database_reachable()
+        if expansion.deliveries:
+            self._news = True
+        if expansion.more:
+            self._events = True
+        return expansion.more
 
     def _claim_and_submit(self) -> bool:
         """Claim what there is room for and hand it to the sender loop; True if anything was."""
