@@ -720,6 +720,26 @@ def test_purge_keeps_an_old_event_that_still_has_a_recent_delivery(app, make_web
     assert stored(app)["events"] == 1
 
 
+def test_purge_keeps_an_old_event_not_yet_expanded_and_the_engine_delivers_it(
+    app, receiver, make_webhook
+):
+    # A worker that was down for longer than the retention: its backlog is still delivered.
+    now = datetime.now(UTC)
+    script = Script(200)
+    hooked(receiver, make_webhook, script, created_at=now - timedelta(days=41))
+    with app.app_context():
+        enqueue("payment_received", {"n": "late"}, source="python", now=now - timedelta(days=40))
+        db.session.commit()
+
+        assert purge(now - timedelta(days=30)) == (0, 0)
+    assert stored(app)["events"] == 1
+
+    work(app, FakeClock())
+
+    assert len(script.seen) == 1
+    assert stored(app) == {"events": 1, "deliveries": 1, "attempts": 1}
+
+
 # ---------------------------------------------------------------- the thread pool
 
 

@@ -142,8 +142,9 @@ _EVENTS_BY_KEY = select(_EVENTS).where(_EVENTS.c.idempotency_key.in_(bindparam("
 def store(
     connection: Connection, reports: Sequence[Report], *, now: datetime | None = None
 ) -> list[Event]:
-    """Store events with one INSERT however many there are, in the connection's transaction,
-    so they commit or roll back together with whatever else the caller wrote. Their
+    """Store events in the connection's transaction, so they commit or roll back together
+    with whatever else the caller wrote: one INSERT on PostgreSQL, one statement per event
+    (prepared once) on SQLite, whose driver cannot return ids from a multi-row INSERT. Their
     deliveries are the engine's to write."""
     if not reports:
         return []

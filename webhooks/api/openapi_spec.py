@@ -317,7 +317,7 @@ def schemas() -> dict[str, Schema]:
                 "deliveries": or_null(
                     integer(
                         "Its deliveries: one per webhook subscribed to its type, active when it "
-                        "was expanded and created before it was stored; null until expanded.",
+                        "was expanded and created no later than the event; null until expanded.",
                         minimum=0,
                     )
                 ),

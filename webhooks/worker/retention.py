@@ -12,7 +12,8 @@ BATCH = 5000
 
 def purge(older_than: datetime) -> tuple[int, int]:
     """Delete deliveries created before ``older_than`` in small batches, so no lock is held
-    for long; returns (deliveries, events) deleted."""
+    for long, then the expanded events left without any (an event not yet expanded is kept
+    for the engine, however old); returns (deliveries, events) deleted."""
     deliveries = 0
     while True:
         ids = db.session.scalars(
@@ -27,6 +28,7 @@ def purge(older_than: datetime) -> tuple[int, int]:
         ids = db.session.scalars(
             select(Event.id)
             .where(Event.created_at < older_than)
+            .where(Event.expanded_at.is_not(None))  # not yet expanded: its deliveries are due
             .where(~exists().where(Delivery.event_id == Event.id))
             .limit(BATCH)
         ).all()
