@@ -17,9 +17,9 @@
 Both servers run with the settings of gunicorn.conf.py (gthread, its threads, its access log),
 with WEB_CONCURRENCY=--processes; the bare endpoint's copy leaves out the two hooks that start
 the product's embedded worker. The load comes from wrk (Debian package `wrk`) on 127.0.0.1,
-after a warm-up. Each round measures the bare endpoint, then each variant of the product, each
-on a newly started gunicorn and an emptied event log; each ratio is against the bare endpoint of
-its own round. The CPU time the gunicorn workers spent per request is read from /proc (wrk, the
+after a warm-up. Each round measures the bare endpoint, then each variant of the product (the
+fan-outs in a rotated order), each on a newly started gunicorn and an emptied event log; each
+ratio is against the bare endpoint of its own round. The CPU time the gunicorn workers spent per request is read from /proc (wrk, the
 receiver and the database server share the machine, so the rate alone hides where the time
 went), and so is the PostgreSQL server's: the backends of the run's database and the server's
 own processes, not other databases' backends. With --database, a database of the run's own is
@@ -272,6 +272,9 @@ class Bench:
                 for model in (Attempt, Delivery, Event):
                     db.session.execute(delete(model))
             db.session.commit()
+            if not self.database:  # and the write-ahead log back to empty, as at the start
+                db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+                db.session.commit()
 
     def stored(self) -> int:
         from webhooks.extensions import db
@@ -307,9 +310,11 @@ class Bench:
 
 def storing(bench: Bench, rounds: int) -> dict:
     facts: dict = {"load_before": load(), "bare": [], **{n: [] for n in FAN_OUTS}}
-    for _round in range(rounds):
+    for round_ in range(rounds):
         facts["bare"].append(bench.bare())
-        for fan_out in FAN_OUTS:
+        # Each round starts with another fan-out, so none always runs first on the database.
+        shift = round_ % len(FAN_OUTS)
+        for fan_out in FAN_OUTS[shift:] + FAN_OUTS[:shift]:
             facts[fan_out].append(bench.product(fan_out))
     facts["load_after"] = load()
     return facts
@@ -378,8 +383,9 @@ def report(args, command: str, results: dict) -> str:
         f"worker. Load from wrk: 2 threads, {args.connections} connections, {args.seconds} s "
         f"after a {WARM_UP} s warm-up. Database: {database}.",
         "",
-        "Each round measures the bare endpoint, then each variant of the product (each on a "
-        "newly started gunicorn and an emptied event log), then the next round; each ratio is "
+        "Each round measures the bare endpoint, then each variant of the product (the fan-outs "
+        "in a rotated order, each on a newly started gunicorn and an emptied event log), then "
+        "the next round; each ratio is "
         "against the bare endpoint of its own round. The median comes first, every round in "
         "brackets. Rates count 2xx answers only; *errors* are non-2xx answers and socket errors, "
         "warm-ups included. CPU per request: the gunicorn worker processes' user + system time "
