@@ -38,6 +38,7 @@ from webhooks.models import Delivery, Event, Webhook
 from webhooks.outbox import enqueue
 from webhooks.worker.dispatcher import Dispatcher
 from webhooks.worker.retention import purge
+from webhooks.worker.wakeup import ENGINE_KEY
 
 PAYMENT = {"payment_id": 7, "payment_total": "$9.00"}
 DEFAULT_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
@@ -853,6 +854,51 @@ def test_pool_sends_many_deliveries_each_once(slow_poll, app, receiver, make_web
     assert script.count() == 30
     assert len(set(script.ids())) == 30
     assert [webhook_values(app, w)["sent_count"] for w in webhook_ids] == [10, 10, 10]
+
+
+@pytest.fixture
+def announcements(app, monkeypatch):
+    """The times the engine was told of new work (each would wake every worker)."""
+    engine = app.extensions[ENGINE_KEY]
+    told = []
+    notify = engine.notify
+
+    def counted() -> None:
+        told.append(time.monotonic())
+        notify()
+
+    monkeypatch.setattr(engine, "notify", counted)
+    return told
+
+
+def delivered_by_a_running_worker(app, receiver, make_webhook, webhooks: int, concurrency: int):
+    script = Script(200)
+    for n in range(webhooks):
+        hooked(receiver, make_webhook, script, name=f"h{n}")
+    pool = Dispatcher(app, concurrency=concurrency)
+    pool.start()
+    try:
+        with app.app_context():
+            dispatch("payment_received", PAYMENT)
+        wait_until(lambda: script.count() == webhooks, seconds=10)
+    finally:
+        assert pool.stop(timeout=10)
+
+
+def test_a_worker_that_claims_every_delivery_it_expanded_tells_no_one(
+    slow_poll, app, receiver, make_webhook, announcements
+):
+    delivered_by_a_running_worker(app, receiver, make_webhook, webhooks=3, concurrency=4)
+
+    assert len(announcements) == 1  # the event's storing, not its expansion
+
+
+def test_a_worker_without_room_for_what_it_expanded_tells_the_others(
+    slow_poll, app, receiver, make_webhook, announcements
+):
+    delivered_by_a_running_worker(app, receiver, make_webhook, webhooks=3, concurrency=1)
+
+    assert len(announcements) == 2  # the event's storing, then the deliveries it left
 
 
 # ---------------------------------------------------------------- settings

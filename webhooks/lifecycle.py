@@ -53,11 +53,12 @@ def utcnow() -> datetime:
 # ---------------------------------------------------------------- expand
 
 
-def expand(now: datetime) -> Expansion:
+def expand(now: datetime, *, announce: bool = True) -> Expansion:
     """stored event → expanded, with a pending delivery per subscribed webhook. Commits; the
-    engine is told of the new deliveries."""
+    engine is told of the new deliveries, unless ``announce`` is False: a worker that claims
+    them next announces only those it leaves."""
     expansion = expand_events(db.session, now)
-    if expansion.deliveries:
+    if expansion.deliveries and announce:
         note_new_work(db.session)
     db.session.commit()
     return expansion

@@ -221,8 +221,12 @@ class Dispatcher:
                 else:
                     wait = min(wait, self._check_in())
                     self._maybe_purge()
-                    more_events = self._expand()
-                    if self._claim_and_submit() or more_events:
+                    written = self._expand()
+                    claimed, room = self._claim_and_submit()
+                    if written and (not room or claimed == room):
+                        # This worker could not take every new delivery: tell the others.
+                        self.app.extensions[ENGINE_KEY].notify()
+                    if claimed or self._events:
                         continue
                     # While requests are in flight their results bring the next look soon
                     # enough (or the poll does); idle, sleep until the next retry is due.
@@ -257,13 +261,15 @@ class Dispatcher:
         except SQLAlchemyError:  # the database is away: the row ages out instead
             db.session.rollback()
 
-    def _expand(self) -> bool:
-        """Expand the events stored since the last look; True if some are left for the next."""
+    def _expand(self) -> int:
+        """Expand the events stored since the last look (``_events`` stays set if some are
+        left for the next); how many deliveries were written. This worker claims them next,
+        so the engine is not told of them here."""
         if not self._events:
-            return False
+            return 0
         self._events = False
         try:
-            expansion = lifecycle.expand(utcnow())
+            expansion = lifecycle.expand(utcnow(), announce=False)
         except Exception:
             self._events = True  # nothing was expanded: look again once the database is back
             raise
@@ -272,13 +278,14 @@ class Dispatcher:
             self._news = True
         if expansion.more:
             self._events = True
-        return expansion.more
+        return expansion.deliveries
 
-    def _claim_and_submit(self) -> bool:
-        """Claim what there is room for and hand it to the sender loop; True if anything was."""
+    def _claim_and_submit(self) -> tuple[int, int]:
+        """Claim what there is room for and hand it to the sender loop; how many were claimed
+        and how many there was room for."""
         wanted = self._room()
         if not wanted or not self._news:
-            return False
+            return 0, wanted
         # News from now on (another thread may bring some during the claim) is news to the
         # next claim; a claim that filled its room may have left more behind.
         self._news = False
@@ -291,7 +298,7 @@ class Dispatcher:
         if claimed == wanted:
             self._news = True
         self._submit(jobs)
-        return claimed > 0
+        return claimed, wanted
 
     def _after_error(self, error: Exception) -> float:
         """Roll back and return how long to pause. While the database is away, results stay
