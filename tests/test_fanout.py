@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from webhooks import dispatch, lifecycle
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, Webhook
 from webhooks.worker import fanout
+from webhooks.worker.dispatcher import Dispatcher
 
 PAYMENT = {"payment_id": 7}
 
@@ -113,6 +115,35 @@ def test_a_burst_is_expanded_in_batches_each_event_whole(app, make_webhook, monk
     # 4 events are read at a time; an expansion stops once it has 10 rows or more.
     assert rounds == [(4, 12), (4, 12), (1, 3)]
     assert pairs(app) == Counter({(e, h): 1 for e in events for h in hooks})
+
+
+def test_a_backlog_of_events_leaves_the_worker_time_to_send(app, make_webhook, monkeypatch):
+    # Each batch of one event takes 60 ms here: the next waits as long, so claiming, sending
+    # and recording keep at least half of the worker's time during a burst.
+    monkeypatch.setattr(fanout, "EVENTS_PER_EXPANSION", 1)
+    slow = 0.06
+    batches: list[tuple[float, float]] = []
+    expand_events = lifecycle.expand_events
+
+    def slow_expansion(session, now):
+        started = time.monotonic()
+        time.sleep(slow)
+        expansion = expand_events(session, now)
+        batches.append((started, time.monotonic()))
+        return expansion
+
+    monkeypatch.setattr(lifecycle, "expand_events", slow_expansion)
+    make_webhook(url="http://127.0.0.1:9/hook", active=False)  # no one to send to
+    report(app, 5)
+    worker = Dispatcher(app, concurrency=1)
+    worker.start()
+    try:
+        wait_until(lambda: len(batches) >= 5, seconds=10)
+    finally:
+        assert worker.stop(timeout=5)
+
+    for (_, ended), (next_started, _) in zip(batches, batches[1:4], strict=False):
+        assert next_started - ended >= 0.9 * slow
 
 
 def test_an_expansion_with_nothing_to_expand_takes_no_lock(app, make_webhook):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from tests.conftest import SERVER_URL, database_on_server
+from tests.conftest import BROKER_URL, QUEUE, SERVER_URL, database_on_server
 from tests.engine_helpers import wait_until
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
@@ -19,6 +19,12 @@ from webhooks.models import Delivery, Event, Webhook
 
 PROJECT = Path(__file__).resolve().parent.parent
 FLASK = str(PROJECT / ".venv" / "bin" / "flask")
+
+
+def engine_under_test() -> dict:
+    """The settings of the run's engine (WEBHOOKS_TEST_QUEUE): with Celery, `flask worker`
+    runs a Celery worker on the WEBHOOKS_TEST_CELERY_BROKER_URL broker."""
+    return {"QUEUE": QUEUE, **({"CELERY_BROKER_URL": BROKER_URL} if QUEUE == "celery" else {})}
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from sqlalchemy import case, select
 
 from tests.engine_helpers import api_token, bearer, wait_until
 from tests.soak.receiver import CLOSED, ERROR, OK, STALL, ChaosReceiver, run_outages
-from tests.worker_processes import deployment
+from tests.worker_processes import deployment, engine_under_test
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Event, Webhook
 
@@ -54,7 +54,7 @@ BUDGET = 360.0
 BREAKER_AFTER = 20
 
 SETTINGS = {
-    "QUEUE": "embedded",
+    **engine_under_test(),  # the embedded engine, or Celery with WEBHOOKS_TEST_QUEUE=celery
     "DELIVERY_TIMEOUT": TIMEOUT,
     "RETRY_SCHEDULE": ",".join(f"{step:g}" for step in SCHEDULE),
     "RETRY_JITTER": 0.1,

@@ -10,7 +10,7 @@ import pytest
 
 from tests.async_receiver import AsyncReceiver
 from tests.engine_helpers import wait_until
-from tests.worker_processes import deployment
+from tests.worker_processes import deployment, engine_under_test
 
 pytestmark = pytest.mark.soak
 
@@ -28,7 +28,7 @@ def receiver():
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    settings = {"DELIVERY_TIMEOUT": 10, "WORKER_POLL_INTERVAL": 0.2}
+    settings = {**engine_under_test(), "DELIVERY_TIMEOUT": 10, "WORKER_POLL_INTERVAL": 0.2}
     with deployment(tmp_path, monkeypatch, settings) as made:
         yield made
 

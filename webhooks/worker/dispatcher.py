@@ -96,8 +96,12 @@ class Dispatcher:
         # next claim waits for news that may free some — new work, results recorded, a retry
         # or a probe falling due, the poll — rather than read the same rows again at once.
         self._news = True
-        # Events may be stored that no worker has expanded yet.
+        # Events may be stored that no worker has expanded yet. While a backlog of them is
+        # expanded, the next batch waits as long as the last one took (``_expand_after``), so
+        # claiming and recording keep at least half the coordinator's time: a burst of events
+        # does not hold back the sending of the deliveries already written.
         self._events = True
+        self._expand_after = 0.0
         self._outage_since: float | None = None
         self._error_pause = ERROR_PAUSE
         app.extensions[ENGINE_KEY].attach(self)
@@ -226,8 +230,11 @@ class Dispatcher:
                     if written and (not room or claimed == room):
                         # This worker could not take every new delivery: tell the others.
                         self.app.extensions[ENGINE_KEY].notify()
-                    if claimed or self._events:
+                    expand_in = self._expand_after - time.monotonic()
+                    if claimed or (self._events and expand_in <= 0):
                         continue
+                    if self._events:
+                        wait = min(wait, expand_in)
                     # While requests are in flight their results bring the next look soon
                     # enough (or the poll does); idle, sleep until the next retry is due.
                     if not self.in_flight():
@@ -265,7 +272,8 @@ class Dispatcher:
         """Expand the events stored since the last look (``_events`` stays set if some are
         left for the next); how many deliveries were written. This worker claims them next,
         so the engine is not told of them here."""
-        if not self._events:
+        started = time.monotonic()
+        if not self._events or started < self._expand_after:
             return 0
         self._events = False
         try:
@@ -276,8 +284,11 @@ class Dispatcher:
         self._database_reachable()
         if expansion.deliveries:
             self._news = True
+        self._expand_after = 0.0
         if expansion.more:
             self._events = True
+            finished = time.monotonic()
+            self._expand_after = finished + (finished - started)
         return expansion.deliveries
 
     def _claim_and_submit(self) -> tuple[int, int]:
