@@ -316,6 +316,7 @@ def test_every_delivery_succeeds_through_receiver_chaos_and_killed_workers(
 
     figures = [
         ("database", database_name(instance.app)),
+        ("engine", SETTINGS["QUEUE"]),
         ("events reported (POST /api/v1/events)", events.total()),
         ("webhooks subscribed", WEBHOOKS),
         ("deliveries", len(deliveries)),
