@@ -41,6 +41,7 @@ WEBHOOK_KEYS = {
     "disabled_reason",
     "failing_since",
     "max_in_flight",
+    "headers",
     "rate_limit",
     "receiver_down_since",
     "next_probe_at",

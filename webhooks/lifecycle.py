@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from webhooks import custom_headers
 from webhooks.catalogue import get_event
 from webhooks.delivery.message import render_body
 from webhooks.delivery.pipeline import Deliverer, Prepared, current_deliverer
@@ -130,6 +131,7 @@ def _sign(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]
             Webhook.secret,
             Webhook.previous_secret,
             Webhook.previous_secret_expires_at,
+            Webhook.custom_headers,
         )
         .join(Webhook, Delivery.webhook_id == Webhook.id)
         .where(Delivery.id.in_(list(by_id)))
@@ -145,7 +147,9 @@ def _sign(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]
         secrets = signing_secrets(
             row.secret, row.previous_secret, row.previous_secret_expires_at, now
         )
-        prepared = deliverer.prepare(row.msg_id, row.body, row.url, secrets, now)
+        prepared = deliverer.prepare(
+            row.msg_id, row.body, row.url, secrets, now, custom_headers.load(row.custom_headers)
+        )
         jobs.append(Job(row.id, claimed.webhook_id, claimed.token, prepared, claimed.send_at))
     if inactive:
         db.session.execute(
@@ -307,7 +311,7 @@ def _attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, no
         "delivery_id": delivery_id,
         "created_at": now,
         "url": prepared.url,
-        "request_headers": json.dumps(prepared.headers),
+        "request_headers": json.dumps(prepared.logged_headers()),
         "succeeded": result.ok,
         "response_status": result.status_code,
         "response_headers": json.dumps(result.response_headers) if result.status_code else None,
@@ -359,7 +363,12 @@ def send_test_event(webhook: Webhook) -> SendResult:
     db.session.add(delivery)
     deliverer = current_deliverer()
     prepared = deliverer.prepare(
-        delivery.msg_id, delivery.body, webhook.url, webhook.signing_secrets(now), now
+        delivery.msg_id,
+        delivery.body,
+        webhook.url,
+        webhook.signing_secrets(now),
+        now,
+        custom_headers.load(webhook.custom_headers),
     )
     db.session.commit()  # no transaction stays open while the receiver is waited for
     result = deliverer.attempt_now(prepared)

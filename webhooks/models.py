@@ -176,6 +176,8 @@ class Webhook(db.Model):
     last_delivery_at: Mapped[datetime | None]
     last_delivery_ok: Mapped[bool | None]
     last_delivery_summary: Mapped[str | None] = mapped_column(String(255))
+    # Sent with every attempt and test (``webhooks.custom_headers``): a JSON object, or None.
+    custom_headers: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

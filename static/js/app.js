@@ -167,6 +167,32 @@
       });
     });
 
+    // Custom headers: "Add another header" copies the last row with the next index (the form
+    // reads headers-<n>-name / headers-<n>-value); without this the page offers spare rows.
+    document.querySelectorAll("[data-add-header-row]").forEach(function (button) {
+      var rows = button.parentNode.querySelector("[data-header-rows]");
+      if (!rows || !rows.lastElementChild) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var last = rows.lastElementChild;
+        var index = rows.children.length;
+        var row = last.cloneNode(true);
+        row.querySelectorAll("input, label").forEach(function (node) {
+          ["id", "name", "for"].forEach(function (attribute) {
+            var value = node.getAttribute(attribute);
+            if (value) { node.setAttribute(attribute, value.replace(/-\d+-/, "-" + index + "-")); }
+          });
+          if (node.tagName === "INPUT") {
+            node.value = "";
+            node.removeAttribute("placeholder");
+            node.classList.remove("saved-secret");
+          }
+        });
+        rows.appendChild(row);
+        row.querySelector("input").focus();
+      });
+    });
+
     // "Select all" checkbox of a list.
     document.querySelectorAll("[data-select-all]").forEach(function (master) {
       var name = master.getAttribute("data-select-all");

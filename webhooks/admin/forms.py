@@ -5,6 +5,9 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 from wtforms import (
     BooleanField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     SelectChoice,
@@ -15,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from webhooks import custom_headers
 from webhooks.catalogue import event_choices, get_event
 from webhooks.forms import PostedForm
 from webhooks.i18n import _l
@@ -76,6 +80,24 @@ def webhook_url(form, field) -> None:
         parts.hostname.encode("idna")
     except UnicodeError as error:
         raise ValidationError(_("The host name in the URL is not valid.")) from error
+
+
+class HeaderRow(Form):
+    """One custom header; a saved header's value is never shown, and left empty it is kept."""
+
+    name = StringField(
+        _l("Header name"),
+        render_kw={
+            "maxlength": custom_headers.NAME_MAX,
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "placeholder": _l("E.g. Authorization"),
+        },
+    )
+    value = StringField(
+        _l("Value"),
+        render_kw={"maxlength": custom_headers.VALUE_MAX, "autocomplete": "off"},
+    )
 
 
 class WebhookForm(PostedForm):
@@ -156,7 +178,41 @@ class WebhookForm(PostedForm):
         },
         description=_l("Deliveries over the limit wait; they do not fail. Empty: no limit."),
     )
+    headers = FieldList(
+        FormField(HeaderRow),
+        # Rows past this many are not read; more than MAX_HEADERS named ones are refused.
+        max_entries=custom_headers.MAX_HEADERS + 10,
+        description=_l(
+            "Sent with every delivery and test, e.g. Authorization for a CRM. Values are "
+            "secrets: once saved they are never shown again. Leave a saved value empty to keep "
+            "it; clear the name to remove the header."
+        ),
+    )
     submit = SubmitField(_l("Add New Webhook"))
+
+    # Spare empty header rows the page offers (a script adds more).
+    SPARE_HEADER_ROWS = 2
+
+    def __init__(self, *args, stored_headers: dict[str, str] | None = None, **kwargs) -> None:
+        """``stored_headers``: the webhook's saved headers, shown by name only."""
+        self.stored_headers = stored_headers or {}
+        self.header_values: dict[str, str] = {}
+        kwargs.setdefault("headers", [{"name": name} for name in self.stored_headers])
+        super().__init__(*args, **kwargs)
+        if not self.is_submitted():
+            for _row in range(self.SPARE_HEADER_ROWS):
+                self.headers.append_entry()
+
+    def is_saved_header(self, name: str | None) -> bool:
+        return bool(name) and name.strip().lower() in {
+            stored.lower() for stored in self.stored_headers
+        }
+
+    def populate_obj(self, obj: Webhook) -> None:
+        for name, field in self._fields.items():
+            if name != "headers":
+                field.populate_obj(obj, name)
+        obj.custom_headers = custom_headers.dump(self.header_values)
 
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
         """A webhook with the form's values (the caller adds and commits it): the one way the
@@ -169,8 +225,16 @@ class WebhookForm(PostedForm):
             active=self.active.data,
             max_in_flight=self.max_in_flight.data,
             rate_limit=self.rate_limit.data,
+            custom_headers=custom_headers.dump(self.header_values),
             integration=integration,
         )
+
+    def validate_headers(self, field) -> None:
+        rows = [(row.form.name.data, row.form.value.data) for row in field]
+        try:
+            self.header_values = custom_headers.merge(self.stored_headers, rows)
+        except custom_headers.HeaderError as error:
+            raise ValidationError(str(error)) from error
 
     def validate_event(self, field) -> None:
         if get_event(field.data or "") is None:

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from webhooks import lifecycle
+from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.catalogue import all_events, sample_envelopes
 from webhooks.deliveries.forms import STATUSES
@@ -133,7 +133,7 @@ def create():
 @bp.route("/<id:webhook_id>/edit", methods=["GET", "POST"])
 def edit(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
-    form = WebhookForm(obj=webhook)
+    form = WebhookForm(obj=webhook, stored_headers=custom_headers.load(webhook.custom_headers))
     form.submit.label.text = _("Save Changes")
     if form.validate_on_submit():
         url_before = webhook.url

@@ -11,6 +11,7 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Form
 
+from webhooks import custom_headers
 from webhooks.api.errors import api_error
 from webhooks.routing import MAX_ID
 
@@ -120,6 +121,22 @@ def _formdata(form_class: type[Form], values: Mapping[str, Any]) -> MultiDict:
         elif value is not None:
             data[name] = str(value)
     return data
+
+
+def header_values(given: Any, stored: Mapping[str, str]) -> dict[str, str]:
+    """A webhook's ``headers`` member: an object of names and values, where null keeps the
+    value stored under that name and a name left out is removed."""
+    if not isinstance(given, dict):
+        raise invalid({"headers": [HEADERS_SHAPE]})
+    if any(value is not None and not isinstance(value, str) for value in given.values()):
+        raise invalid({"headers": [HEADERS_SHAPE]})
+    try:
+        return custom_headers.merge(stored, given.items())
+    except custom_headers.HeaderError as error:
+        raise invalid({"headers": [str(error)]}) from error
+
+
+HEADERS_SHAPE = "Must be an object of header names and string values; null keeps a stored value."
 
 
 # ---------------------------------------------------------------- query parameters

@@ -9,6 +9,7 @@ import functools
 from typing import Any
 
 from webhooks.catalogue import all_events
+from webhooks.custom_headers import MAX_HEADERS, NAME_MAX, VALUE_MAX
 from webhooks.models import (
     DEFAULT_MAX_IN_FLIGHT,
     MAX_IN_FLIGHT_RANGE,
@@ -122,6 +123,15 @@ WEBHOOK_FIELDS: dict[str, Schema] = {
             maximum=RATE_LIMIT_RANGE[1],
         )
     ),
+    "headers": {
+        "type": "object",
+        "description": (
+            "The names of its custom headers, sent with every attempt and test. Their values "
+            "are secrets and are never answered: each is null."
+        ),
+        "additionalProperties": {"type": "null"},
+        "examples": [{"Authorization": None}],
+    },
     "receiver_down_since": or_null(
         moment(
             "Set while its receiver is down (several attempts in a row timed out, found no "
@@ -185,6 +195,24 @@ WEBHOOK_INPUT_FIELDS: dict[str, Schema] = {
             )
         ),
         "default": None,
+    },
+    "headers": {
+        "type": "object",
+        "description": (
+            "Custom headers sent with every attempt and test, e.g. `Authorization` for a CRM: "
+            f"up to {MAX_HEADERS}, each name a token of up to {NAME_MAX} characters and each "
+            f"value up to {VALUE_MAX} printable ASCII characters. The object replaces the "
+            "stored headers: a name left out is removed, and null keeps the value stored under "
+            "that name (values are never answered, so a webhook read and sent back keeps its "
+            "headers). Names the service sets are refused: `webhook-*`, `Content-Type`, "
+            "`Content-Length`, `Content-Encoding`, `Accept-Encoding`, `Host`, `User-Agent` and "
+            "the hop-by-hop headers. Left out, the headers stay as they are (none for a new "
+            "webhook)."
+        ),
+        "maxProperties": MAX_HEADERS,
+        "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "maxLength": NAME_MAX},
+        "additionalProperties": {"type": ["string", "null"], "maxLength": VALUE_MAX},
+        "examples": [{"Authorization": "Bearer crm-token-123"}],
     },
 }
 

@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from webhooks import custom_headers
 from webhooks.catalogue.events import EventType
 from webhooks.delivery.message import iso_utc
 from webhooks.delivery.result import SendResult
@@ -47,6 +48,8 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "failing_since": _time(webhook.failing_since),
         "max_in_flight": webhook.max_in_flight,
         "rate_limit": webhook.rate_limit,
+        # Names only: values are secrets, never answered.
+        "headers": dict.fromkeys(custom_headers.load(webhook.custom_headers)),
         "receiver_down_since": _time(webhook.down_since),
         "next_probe_at": _time(webhook.next_probe_at),
         "sent_count": webhook.sent_count,

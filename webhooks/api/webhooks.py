@@ -8,13 +8,14 @@ from typing import Any
 from flask import g, request, url_for
 from sqlalchemy import select
 
-from webhooks import lifecycle
+from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import WebhookForm
 from webhooks.admin.views import get_webhook_or_404
 from webhooks.api.blueprint import bp
 from webhooks.api.inputs import (
     form_from_json,
     gather,
+    header_values,
     invalid,
     json_object,
     query_bool,
@@ -94,8 +95,10 @@ def list_webhooks():
 @bp.post("/webhooks")
 def create_webhook():
     """As Add New Webhook: the secret is answered here, and then only by ``/secret``."""
-    form = _checked_form(json_object(), CREATE_DEFAULTS)
+    form, headers = _checked(json_object(), CREATE_DEFAULTS, {})
     webhook = form.new_webhook()
+    if headers is not None:
+        webhook.custom_headers = custom_headers.dump(headers)
     db.session.add(webhook)
     db.session.commit()
     body = {**webhook_json(webhook), **secret_json(webhook, datetime.now(UTC))}
@@ -120,10 +123,12 @@ def _update(webhook: Webhook):
     """A partial edit: members left out keep their values. As on the edit screen, making a
     disabled webhook active re-enables it."""
     current = {name: getattr(webhook, name) for name in FIELDS}
-    form = _checked_form(json_object(), current)
+    form, headers = _checked(json_object(), current, custom_headers.load(webhook.custom_headers))
     url_before = webhook.url
     for name in FIELDS:
         setattr(webhook, name, getattr(form, name).data)
+    if headers is not None:
+        webhook.custom_headers = custom_headers.dump(headers)
     lifecycle.settings_saved(webhook, url_before)
     db.session.commit()
     return webhook_json(webhook)
@@ -166,9 +171,19 @@ def test_webhook(webhook_id: int):
     return test_result_json(lifecycle.send_test_event(webhook))
 
 
-def _checked_form(payload: dict[str, Any], current: dict[str, Any]) -> WebhookForm:
-    """The form filled from the JSON, or a 422 with every problem."""
-    return form_from_json(WebhookForm, payload, fields=FIELDS, current=current)
+def _checked(
+    payload: dict[str, Any], current: dict[str, Any], stored_headers: dict[str, str]
+) -> tuple[WebhookForm, dict[str, str] | None]:
+    """The form filled from the JSON and the custom headers to store (None when ``headers``
+    is left out), or a 422 with every problem of both."""
+    problems: dict[str, list[str]] = {}
+    headers = None
+    if "headers" in payload:
+        headers = gather(problems, header_values, payload.pop("headers"), stored_headers)
+    form = gather(problems, form_from_json, WebhookForm, payload, fields=FIELDS, current=current)
+    if problems:
+        raise invalid(problems)
+    return form, headers
 
 
 def _no_body() -> None:

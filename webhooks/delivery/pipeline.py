@@ -9,12 +9,14 @@ running app's one.
 import asyncio
 import logging
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
+from webhooks.custom_headers import masked
 from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard, parse_networks
 from webhooks.delivery.loop import SenderLoop
 from webhooks.delivery.message import Message
@@ -30,11 +32,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prepared:
-    """A signed request, ready to send."""
+    """A signed request, ready to send; ``secret_headers`` names the webhook's custom headers,
+    whose values the delivery log never shows."""
 
     url: str
     headers: dict[str, str]
     body: bytes
+    secret_headers: tuple[str, ...] = ()
+
+    def logged_headers(self) -> dict[str, str]:
+        """The request headers as the delivery log stores them: custom values masked."""
+        return masked(self.headers, self.secret_headers)
 
 
 class Deliverer:
@@ -54,12 +62,21 @@ class Deliverer:
         )
 
     def prepare(
-        self, msg_id: str, body: str, url: str, secrets: list[str], now: datetime
+        self,
+        msg_id: str,
+        body: str,
+        url: str,
+        secrets: list[str],
+        now: datetime,
+        custom_headers: Mapping[str, str] | None = None,
     ) -> Prepared:
-        """Steps 1–2: the delivery's fixed body, signed with the webhook's current secrets."""
+        """Steps 1–2: the delivery's fixed body, signed with the webhook's current secrets,
+        with the webhook's custom headers (which cannot name a header the service sets)."""
         message = Message(msg_id, body.encode())
         headers = signed_headers(message, secrets, int(now.timestamp()), USER_AGENT)
-        return Prepared(url, headers, message.body)
+        if not custom_headers:
+            return Prepared(url, headers, message.body)
+        return Prepared(url, {**custom_headers, **headers}, message.body, tuple(custom_headers))
 
     async def attempt(self, prepared: Prepared) -> SendResult:
         """Steps 3–4, the recipient guard and the request, under one deadline that covers DNS,
