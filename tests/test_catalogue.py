@@ -51,6 +51,123 @@ def test_payment_received_sample_uses_original_field_names():
     assert "@" in sample["customer_user_email"]
 
 
+# The original's payload groups (``wu_generate_event_payload`` and the billing address object),
+# written out here so that a change to the catalogue's mock objects cannot pass unnoticed.
+PAY = [
+    "payment_id",
+    "payment_status",
+    "payment_reference_code",
+    "payment_subtotal",
+    "payment_subtotal_raw",
+    "payment_tax_total",
+    "payment_tax_total_raw",
+    "payment_total",
+    "payment_total_raw",
+    "payment_currency",
+    "payment_product_names",
+    "payment_date_created",
+    "payment_gateway",
+    "payment_invoice_url",
+    "payment_manage_url",
+]
+MEM = [
+    "membership_id",
+    "membership_status",
+    "membership_reference_code",
+    "membership_initial_amount",
+    "membership_initial_amount_raw",
+    "membership_amount",
+    "membership_amount_raw",
+    "membership_currency",
+    "membership_description",
+    "membership_gateway",
+    "membership_date_expiration",
+    "membership_manage_url",
+]
+CUS = [
+    "customer_id",
+    "customer_name",
+    "customer_user_id",
+    "customer_user_email",
+    "customer_email_verification",
+    "customer_avatar",
+    "customer_billing_address",
+    "customer_manage_url",
+]
+BILL = [
+    "company_name",
+    "billing_email",
+    "billing_address_line_1",
+    "billing_address_line_2",
+    "billing_country",
+    "billing_state",
+    "billing_city",
+    "billing_zip_code",
+]
+MODEL_EVENTS = {
+    "customer_created": CUS + BILL,
+    "customer_updated": CUS + BILL,
+    "membership_created": MEM + CUS + BILL,
+    "membership_updated": MEM + CUS + BILL,
+    "payment_created": PAY + MEM + CUS + BILL,
+    "payment_updated": PAY + MEM + CUS + BILL,
+}
+
+
+@pytest.mark.parametrize(("slug", "fields"), MODEL_EVENTS.items(), ids=list(MODEL_EVENTS))
+def test_model_event_samples_carry_the_fields_the_original_sends(slug, fields):
+    sample = get_event(slug).sample_data()
+    assert list(sample) == fields
+    assert len(BILL) == 8 and set(BILL) <= set(sample)
+    assert all(isinstance(sample[field], str) and sample[field] for field in BILL)
+    assert get_event(slug).optional == frozenset(BILL)
+
+
+@pytest.mark.parametrize("slug", ["payment_created", "payment_updated"])
+def test_payment_model_events_carry_the_twelve_membership_fields(slug):
+    sample = get_event(slug).sample_data()
+    membership = [field for field in sample if field.startswith("membership_")]
+    assert membership == MEM and len(membership) == 12
+    assert len(sample) == 43  # the original's 44 keys but its wu_version
+
+
+def test_named_events_carry_no_billing_fields():
+    for event in all_events():
+        if event.slug not in MODEL_EVENTS:
+            assert not set(BILL) & set(event.sample), event.slug
+            assert event.optional == frozenset(), event.slug
+
+
+@pytest.mark.parametrize(
+    ("slug", "field", "value"),
+    [
+        ("confirm_email_address", "customer_email_verification", "pending"),
+        ("renewal_payment_created", "payment_status", "pending"),
+        ("renewal_payment_created", "membership_status", "on-hold"),
+        ("invoice_sent", "payment_status", "pending"),
+        ("membership_expired", "membership_status", "expired"),
+        # The events that fire on a settled payment or a live membership keep those.
+        ("payment_received", "payment_status", "completed"),
+        ("payment_received", "membership_status", "active"),
+        ("customer_created", "customer_email_verification", "verified"),
+    ],
+)
+def test_each_sample_shows_the_state_its_event_fires_in(slug, field, value):
+    assert get_event(slug).sample_data()[field] == value
+
+
+def test_renewal_payment_event_has_the_originals_name():
+    assert get_event("renewal_payment_created").name == "New Renewal Payment Created"
+    assert event_name("renewal_payment_created") == "New Renewal Payment Created"
+
+
+def test_renewal_payment_event_name_is_turkish_on_a_turkish_page(admin):
+    admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "tr"
+    page = admin.get("/events/").get_data(as_text=True)
+    entry = catalogue_entries(page)["renewal_payment_created"]
+    assert "<strong>Yeni Yenileme Ödemesi Oluşturuldu</strong>" in entry
+
+
 def test_sample_data_is_a_fresh_copy_each_time():
     first = get_event("payment_received").sample_data()
     first["payment_total"] = "changed"

@@ -233,6 +233,18 @@ def test_preview_of_a_flat_webhook_shows_the_data_alone(admin, make_webhook):
     assert "in the Flat payload format" in text(page)
 
 
+def test_preview_of_a_payment_created_webhook_shows_membership_and_billing_fields(
+    admin, make_webhook
+):
+    webhook_id = make_webhook(event="payment_created", payload_format="flat")
+    page = page_of(admin, f"/webhooks/{webhook_id}/edit")
+    shown = json.loads(preview_text(page))
+    assert shown["membership_reference_code"] == "MEMB-7F3A9C"
+    assert shown["billing_city"] == "Mocktown"
+    assert shown["company_name"] == "McMocked Ltd"
+    assert '<option value="renewal_payment_created">New Renewal Payment Created</option>' in page
+
+
 def test_preview_of_a_rejected_form_follows_the_chosen_format(admin):
     response = post_form(
         admin,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
+from webhooks.admin.save_warnings import warnings_for
 from webhooks.catalogue import all_events, sample_envelopes
 from webhooks.deliveries.forms import STATUSES
 from webhooks.extensions import db
@@ -126,6 +127,8 @@ def create():
             ),
             "success",
         )
+        for warning in warnings_for(webhook):
+            flash(warning, "warning")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
     return render_template("webhooks/form.html", form=form, samples=payload_samples())
 
@@ -141,6 +144,8 @@ def edit(webhook_id: int):
         lifecycle.settings_saved(webhook, url_before)
         db.session.commit()
         flash(_("Webhook “%(name)s” saved.", name=webhook.name), "success")
+        for warning in warnings_for(webhook):
+            flash(warning, "warning")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
     deliveries = db.session.scalars(
         select(Delivery)

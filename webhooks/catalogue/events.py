@@ -2,7 +2,9 @@
 
 Slugs and payload field names follow the original Ultimate Multisite webhooks, so receivers
 built for it (Zapier zaps, custom endpoints) find the fields they expect. Sample payloads are
-assembled from one mock object per model, as the original's mock data does.
+assembled from one mock object per model, as the original's mock data does, and each event's
+sample shows the state the original is in when it raises that event (a pending payment for a
+renewal, an expired membership when it expires).
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,9 @@ class EventType:
     name: str
     description: str
     sample: MappingProxyType
+    # Fields of the sample that a real event may leave out: the original sends the billing
+    # address fields only when they are filled in.
+    optional: frozenset[str] = frozenset()
 
     def sample_data(self) -> dict[str, Any]:
         """A fresh, mutable copy of the sample payload."""
@@ -34,7 +39,7 @@ CUSTOMER = {
     "customer_user_email": "mockeduser@dev.dev",
     "customer_email_verification": "verified",
     "customer_avatar": "https://www.gravatar.com/avatar/00000000000000000000000000000000",
-    "customer_billing_address": "Mocked Street 1, 12345 Mocktown, US",
+    "customer_billing_address": "Mocked Street 1, Suite 2, 12345 Mocktown, CA, US",
     "customer_manage_url": "https://network.example.com/wp-admin/network/admin.php?page=wp-ultimo-edit-customer&id=42",
 }
 
@@ -71,6 +76,19 @@ PAYMENT = {
     "payment_manage_url": "https://network.example.com/wp-admin/network/admin.php?page=wp-ultimo-edit-payment&id=105",
 }
 
+# The customer's billing address, which the original adds to its model events
+# (``get_model_payload``); it sends only the fields that are filled in.
+BILLING = {
+    "company_name": "McMocked Ltd",
+    "billing_email": "mockeduser@dev.dev",
+    "billing_address_line_1": "Mocked Street 1",
+    "billing_address_line_2": "Suite 2",
+    "billing_country": "US",
+    "billing_state": "CA",
+    "billing_city": "Mocktown",
+    "billing_zip_code": "12345",
+}
+
 SITE = {
     "site_id": 3,
     "site_title": "Example Site",
@@ -97,7 +115,15 @@ def _event(slug: str, name: str, description: str, *parts: dict[str, Any]) -> Ev
     sample: dict[str, Any] = {}
     for part in parts:
         sample.update(part)
-    return EventType(slug, name, description, MappingProxyType(sample))
+    optional = frozenset(BILLING) & frozenset(sample)
+    return EventType(slug, name, description, MappingProxyType(sample), optional)
+
+
+def _with(part: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """A copy of a mock object with some fields changed, in the same field order."""
+    if unknown := set(values) - set(part):
+        raise KeyError(f"no such fields in the mock object: {sorted(unknown)}")
+    return {**part, **values}
 
 
 EVENTS: tuple[EventType, ...] = (
@@ -124,7 +150,7 @@ EVENTS: tuple[EventType, ...] = (
         {
             "verification_link": "https://network.example.com/?email-verification-key=3f9a2b7c&customer=42"
         },
-        CUSTOMER,
+        _with(CUSTOMER, customer_email_verification="pending"),
     ),
     _event(
         "domain_created",
@@ -137,11 +163,12 @@ EVENTS: tuple[EventType, ...] = (
     ),
     _event(
         "renewal_payment_created",
-        N_("Renewal Payment Created"),
+        N_("New Renewal Payment Created"),
         N_("Fired when a renewal payment is created for a membership that is paid manually."),
         {"default_payment_url": "https://network.example.com/login/?payment=PAY-2C81D0"},
-        PAYMENT,
-        MEMBERSHIP,
+        # The original creates the payment as pending and puts the membership on hold first.
+        _with(PAYMENT, payment_status="pending"),
+        _with(MEMBERSHIP, membership_status="on-hold"),
         CUSTOMER,
     ),
     _event(
@@ -152,7 +179,7 @@ EVENTS: tuple[EventType, ...] = (
             "payment_url": "https://network.example.com/login/?payment=PAY-2C81D0",
             "invoice_message": "Here is your invoice for the Premium plan.",
         },
-        PAYMENT,
+        _with(PAYMENT, payment_status="pending"),
         CUSTOMER,
     ),
     _event(
@@ -167,7 +194,7 @@ EVENTS: tuple[EventType, ...] = (
         "membership_expired",
         N_("Membership Expired"),
         N_("Fired when a membership reaches its expiration date without being renewed."),
-        MEMBERSHIP,
+        _with(MEMBERSHIP, membership_status="expired"),
         CUSTOMER,
     ),
     _event(
@@ -192,12 +219,14 @@ EVENTS: tuple[EventType, ...] = (
         N_("Customer Created"),
         N_("Fired when a new customer is added."),
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "customer_updated",
         N_("Customer Updated"),
         N_("Fired when a customer's details change."),
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "membership_created",
@@ -205,6 +234,7 @@ EVENTS: tuple[EventType, ...] = (
         N_("Fired when a new membership is added."),
         MEMBERSHIP,
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "membership_updated",
@@ -212,20 +242,25 @@ EVENTS: tuple[EventType, ...] = (
         N_("Fired when a membership changes: status, plan, amount or expiration."),
         MEMBERSHIP,
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "payment_created",
         N_("Payment Created"),
         N_("Fired when a new payment record is added."),
         PAYMENT,
+        MEMBERSHIP,
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "payment_updated",
         N_("Payment Updated"),
         N_("Fired when a payment changes, for example from pending to completed or refunded."),
         PAYMENT,
+        MEMBERSHIP,
         CUSTOMER,
+        BILLING,
     ),
     _event(
         "webhook_disabled",

@@ -33,9 +33,10 @@ def json_type(value: Any) -> str:
 
 
 def data_schema(event: EventType) -> dict[str, Any]:
-    """A draft 2020-12 schema of the event's ``data`` object: every field of the sample is
-    required and has the sample value's type; other fields are allowed, since a platform may
-    send more than the catalogue lists."""
+    """A draft 2020-12 schema of the event's ``data`` object: every field of the sample has the
+    sample value's type and is required, except the event's optional ones (the billing fields,
+    sent only when filled in); other fields are allowed, since a platform may send more than
+    the catalogue lists."""
     sample = event.sample_data()
     return {
         "$schema": DIALECT,
@@ -43,6 +44,6 @@ def data_schema(event: EventType) -> dict[str, Any]:
         "description": event.description,
         "type": "object",
         "properties": {name: {"type": json_type(value)} for name, value in sample.items()},
-        "required": list(sample),
+        "required": [name for name in sample if name not in event.optional],
         "additionalProperties": True,
     }

@@ -105,6 +105,18 @@ class Deliverer:
             log.exception("sending to %s failed unexpectedly", host_of(prepared.url))
             return SendResult.failed(Failure.INTERNAL, f"internal error: {error}")
 
+    def check_now(self, url: str, timeout: float) -> None:
+        """Step 3 alone, as an attempt runs it, from a thread that is not the sender loop's:
+        raises ``RecipientError`` when the guard refuses ``url``, or ``TimeoutError`` when its
+        host name was not resolved within ``timeout`` seconds (the lookup is left to finish in
+        the sender's DNS threads)."""
+
+        async def check() -> None:
+            async with asyncio.timeout(timeout):
+                await self._sender().check(url)
+
+        SenderLoop.of_this_process().run(check())
+
     def attempt_now(self, prepared: Prepared) -> SendResult:
         """``attempt``, from a thread that is not the sender loop's, waited for."""
         return SenderLoop.of_this_process().run(self.attempt(prepared))
