@@ -110,6 +110,8 @@ def log(app, client, token, receiver, make_webhook) -> Log:
         rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
         for number, row in enumerate(rows):
             row.created_at = BASE_TIME + number * STEP
+            if row.failed_at is not None:  # it failed when it was sent: at once
+                row.failed_at = row.created_at
         test_send = next(row.id for row in rows if row.is_test)
         db.session.commit()
     return Log(shop, broken, people, flaky, test_send)
@@ -614,7 +616,7 @@ def test_retry_failed_requeues_only_that_webhooks_failed_deliveries_since_then(
     )
 
     assert response.status_code == 202
-    assert response.get_json() == {"queued": 2}
+    assert response.get_json() == {"queued": 2, "retried_now": 0}
     assert flag.is_set()
     after = {found["id"]: found for found in rows(app)}
     for delivery_id, found in after.items():
@@ -655,14 +657,14 @@ def test_retry_failed_reads_since_as_an_iso_moment(app, client, token, log, sinc
         (BASE_TIME, datetime(2026, 3, 2, 18, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)),
         strict=True,
     ):
-        update_delivery(app, delivery_id, created_at=created)
+        update_delivery(app, delivery_id, created_at=created, failed_at=created)
 
     response = post(
         client, token, "/deliveries/retry-failed", {"webhook_id": log.broken, "since": since}
     )
 
     assert response.status_code == 202, response.get_json()
-    assert response.get_json() == {"queued": queued}
+    assert response.get_json() == {"queued": queued, "retried_now": 0}
     assert len(ids_of(app, webhook_id=log.broken, status="pending")) == queued
 
 
@@ -672,7 +674,7 @@ def test_retry_failed_with_nothing_failed_queues_none(app, client, token, log):
         client, token, "/deliveries/retry-failed", {"webhook_id": log.shop, "since": "2000-01-01"}
     )
     assert response.status_code == 202
-    assert response.get_json() == {"queued": 0}
+    assert response.get_json() == {"queued": 0, "retried_now": 0}
     assert rows(app) == before
 
 
