@@ -668,6 +668,26 @@ def test_retry_failed_reads_since_as_an_iso_moment(app, client, token, log, sinc
     assert len(ids_of(app, webhook_id=log.broken, status="pending")) == queued
 
 
+def test_retry_failed_retries_the_failing_deliveries_now_and_counts_them_apart(
+    app, client, token, log
+):
+    failed = ids_of(app, webhook_id=log.broken, status="failed")
+    later = datetime.now(UTC) + timedelta(hours=3)
+    update_delivery(app, failed[0], status="failing", round_failures=2, next_attempt_at=later)
+    # One a worker is sending right now stays with it.
+    update_delivery(app, failed[1], status="failing", lease_token="held", next_attempt_at=later)
+    response = post(
+        client, token, "/deliveries/retry-failed", {"webhook_id": log.broken, "since": "2000-01-01"}
+    )
+    assert response.status_code == 202
+    assert response.get_json() == {"queued": 1, "retried_now": 1}
+    retried, held = row(app, failed[0]), row(app, failed[1])
+    assert retried["status"] == "failing" and retried["round_failures"] == 2
+    assert retried["next_attempt_at"] <= datetime.now(UTC) and retried["lease_token"] is None
+    assert held["lease_token"] == "held" and held["next_attempt_at"] == later
+    assert row(app, failed[2])["status"] == "pending"
+
+
 def test_retry_failed_with_nothing_failed_queues_none(app, client, token, log):
     before = rows(app)
     response = post(

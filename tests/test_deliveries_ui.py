@@ -1259,12 +1259,16 @@ def test_failing_delivery_retried_now_reaches_the_recovered_receiver_with_the_sa
     assert waiting["status"] == "failing"
     assert waiting["next_attempt_at"] > datetime.now(UTC) + timedelta(minutes=59)
     assert run_worker(app) == 0  # nothing is due for an hour
+    with app.app_context():  # when it failed, which "Retry all failed since" reads
+        assert db.session.get(Delivery, waiting["id"]).failed_at is not None
 
     retry_now(admin, waiting["id"])
     assert run_worker(app) == 1
 
     [done] = deliveries_of(app, webhook_id)
     assert done["status"] == "succeeded" and done["attempt_count"] == 2
+    with app.app_context():
+        assert db.session.get(Delivery, done["id"]).failed_at is None
     assert script.ids() == [waiting["msg_id"]] * 2
     detail = page(admin, f"/deliveries/{done['id']}")
     assert detail.count('class="attempt ok"') == 1 and detail.count('class="attempt fail"') == 1
