@@ -110,6 +110,8 @@ def log(app, client, token, receiver, make_webhook) -> Log:
         rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
         for number, row in enumerate(rows):
             row.created_at = BASE_TIME + number * STEP
+            if row.failed_at is not None:  # it failed when it was sent: at once
+                row.failed_at = row.created_at
         test_send = next(row.id for row in rows if row.is_test)
         db.session.commit()
     return Log(shop, broken, people, flaky, test_send)
@@ -614,7 +616,7 @@ def test_retry_failed_requeues_only_that_webhooks_failed_deliveries_since_then(
     )
 
     assert response.status_code == 202
-    assert response.get_json() == {"queued": 2}
+    assert response.get_json() == {"queued": 2, "retried_now": 0}
     assert flag.is_set()
     after = {found["id"]: found for found in rows(app)}
     for delivery_id, found in after.items():
@@ -655,15 +657,35 @@ def test_retry_failed_reads_since_as_an_iso_moment(app, client, token, log, sinc
         (BASE_TIME, datetime(2026, 3, 2, 18, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)),
         strict=True,
     ):
-        update_delivery(app, delivery_id, created_at=created)
+        update_delivery(app, delivery_id, created_at=created, failed_at=created)
 
     response = post(
         client, token, "/deliveries/retry-failed", {"webhook_id": log.broken, "since": since}
     )
 
     assert response.status_code == 202, response.get_json()
-    assert response.get_json() == {"queued": queued}
+    assert response.get_json() == {"queued": queued, "retried_now": 0}
     assert len(ids_of(app, webhook_id=log.broken, status="pending")) == queued
+
+
+def test_retry_failed_retries_the_failing_deliveries_now_and_counts_them_apart(
+    app, client, token, log
+):
+    failed = ids_of(app, webhook_id=log.broken, status="failed")
+    later = datetime.now(UTC) + timedelta(hours=3)
+    update_delivery(app, failed[0], status="failing", round_failures=2, next_attempt_at=later)
+    # One a worker is sending right now stays with it.
+    update_delivery(app, failed[1], status="failing", lease_token="held", next_attempt_at=later)
+    response = post(
+        client, token, "/deliveries/retry-failed", {"webhook_id": log.broken, "since": "2000-01-01"}
+    )
+    assert response.status_code == 202
+    assert response.get_json() == {"queued": 1, "retried_now": 1}
+    retried, held = row(app, failed[0]), row(app, failed[1])
+    assert retried["status"] == "failing" and retried["round_failures"] == 2
+    assert retried["next_attempt_at"] <= datetime.now(UTC) and retried["lease_token"] is None
+    assert held["lease_token"] == "held" and held["next_attempt_at"] == later
+    assert row(app, failed[2])["status"] == "pending"
 
 
 def test_retry_failed_with_nothing_failed_queues_none(app, client, token, log):
@@ -672,7 +694,7 @@ def test_retry_failed_with_nothing_failed_queues_none(app, client, token, log):
         client, token, "/deliveries/retry-failed", {"webhook_id": log.shop, "since": "2000-01-01"}
     )
     assert response.status_code == 202
-    assert response.get_json() == {"queued": 0}
+    assert response.get_json() == {"queued": 0, "retried_now": 0}
     assert rows(app) == before
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import delete, event, insert, select
 
 from tests.conftest import csrf_token, post_form, sqlite_only
-from tests.engine_helpers import wake_flag
+from tests.engine_helpers import Script, deliveries_of, run_worker, wake_flag
 from webhooks import dispatch
 from webhooks.deliveries.forms import Filters
 from webhooks.deliveries.views import Order, conditions, list_order, page_statement
@@ -155,6 +155,12 @@ def redeliver(client, delivery_id: int):
 
 def recover(client, data: dict):
     return post_form(client, "/deliveries/recover", data, "/deliveries/")
+
+
+def retry_now(client, delivery_id: int, **data):
+    return post_form(
+        client, f"/deliveries/{delivery_id}/retry-now", data, f"/deliveries/{delivery_id}"
+    )
 
 
 # ---------------------------------------------------------------- access and navigation
@@ -848,19 +854,38 @@ def test_redeliver_of_a_missing_delivery_is_404(admin):
 
 
 @pytest.mark.embedded_engine
-def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(app, admin):
+def test_recover_requeues_failed_and_retries_failing_deliveries_of_that_webhook_since_the_time(
+    app, admin
+):
     shop = add_webhook(app, "Shop")
     other = add_webhook(app, "Other")
     since = BASE_TIME
+    later = datetime.now(UTC) + timedelta(hours=3)
     old_failed = add_delivery(app, shop, status="failed", created_at=since - timedelta(minutes=1))
     new_failed = [
         add_delivery(app, shop, status="failed", created_at=since, round_failures=9),
         add_delivery(app, shop, status="failed", created_at=since + timedelta(days=1)),
     ]
+    failing = add_delivery(
+        app,
+        shop,
+        status="failing",
+        created_at=since + timedelta(hours=1),
+        failed_at=since + timedelta(hours=2),
+        round_failures=4,
+        next_attempt_at=later,
+    )
     untouched = [
         old_failed,
         add_delivery(app, shop, status="succeeded", created_at=since + timedelta(hours=1)),
-        add_delivery(app, shop, status="failing", created_at=since + timedelta(hours=1)),
+        add_delivery(
+            app,
+            shop,
+            status="failing",
+            created_at=since - timedelta(hours=1),
+            failed_at=since - timedelta(minutes=1),
+            next_attempt_at=later,
+        ),
         add_delivery(app, shop, status="test", is_test=True, created_at=since),
         add_delivery(app, other, status="failed", created_at=since + timedelta(hours=1)),
     ]
@@ -869,6 +894,8 @@ def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(
     with app.app_context():
         flag = wake_flag(app)
 
+    failing_msg_id = stored(app, failing)["msg_id"]
+    started = datetime.now(UTC)
     response = recover(admin, {"webhook_id": shop, "since": "2026-03-10T12:00"})
     assert response.headers["Location"] == f"/deliveries/?webhook={shop}"
     for delivery_id in new_failed:
@@ -877,11 +904,19 @@ def test_recover_requeues_only_failed_deliveries_of_that_webhook_since_the_time(
         assert after["next_attempt_at"] is not None
         assert after["round_failures"] == 0 and after["lease_token"] is None
         assert after["msg_id"] == msg_ids[delivery_id]
+    # The failing one is due now, where it was in its retry schedule, with its webhook-id.
+    after = stored(app, failing)
+    assert after["status"] == "failing" and after["round_failures"] == 4
+    assert after["msg_id"] == failing_msg_id
+    assert started <= as_utc(after["next_attempt_at"]) <= datetime.now(UTC)
     assert {delivery_id: stored(app, delivery_id) for delivery_id in untouched} == before
     assert flag.is_set()
     [(category, message)] = flashes_after(admin, response)
     assert category == "success"
-    assert message.startswith("2 failed deliveries of “Shop” since 2026-03-10 12:00 UTC")
+    assert message == (
+        "2 failed deliveries of “Shop” since 2026-03-10 12:00 UTC queued for redelivery. "
+        "1 delivery of “Shop” that was waiting for its next retry is retried now."
+    )
 
 
 def test_recover_with_nothing_to_retry_says_so(app, admin):
@@ -889,7 +924,77 @@ def test_recover_with_nothing_to_retry_says_so(app, admin):
     add_delivery(app, webhook_id, status="succeeded")
     response = recover(admin, {"webhook_id": webhook_id, "since": "2026-01-01T00:00"})
     [(category, message)] = flashes_after(admin, response)
-    assert category == "info" and "No failed deliveries" in message
+    assert category == "info"
+    assert message == (
+        "No failed or failing deliveries of “Shop” since 2026-01-01 00:00 UTC; nothing was queued."
+    )
+
+
+def test_recover_with_only_failing_deliveries_retries_them_and_never_says_nothing_was_queued(
+    app, admin
+):
+    webhook_id = add_webhook(app)
+    later = datetime.now(UTC) + timedelta(hours=5)
+    failing = [
+        add_delivery(app, webhook_id, status="failing", round_failures=3, next_attempt_at=later)
+        for _ in range(3)
+    ]
+    response = recover(admin, {"webhook_id": webhook_id, "since": "2026-03-10T12:00"})
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "success"
+    assert message == (
+        "3 deliveries of “Shop” that were waiting for their next retry are retried now."
+    )
+    assert "nothing was queued" not in message
+    for delivery_id in failing:
+        after = stored(app, delivery_id)
+        assert after["status"] == "failing" and as_utc(after["next_attempt_at"]) < later
+
+    # Asked again at once: they are due already, and still counted, not "nothing".
+    response = recover(admin, {"webhook_id": webhook_id, "since": "2026-03-10T12:00"})
+    [(category, message)] = flashes_after(admin, response)
+    assert "nothing was queued" not in message
+    assert message.startswith("3 deliveries of “Shop” that were waiting")
+
+
+def test_recover_leaves_a_failing_delivery_that_is_being_sent_to_its_worker(app, admin):
+    webhook_id = add_webhook(app)
+    lease_end = datetime.now(UTC) + timedelta(minutes=1)
+    held = add_delivery(
+        app, webhook_id, status="failing", lease_token="held", next_attempt_at=lease_end
+    )
+    before = stored(app, held)
+    response = recover(admin, {"webhook_id": webhook_id, "since": "2026-03-10T12:00"})
+    assert stored(app, held) == before
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "info"
+    assert message == "1 failing delivery of “Shop” is being sent right now."
+
+
+def test_recover_counts_from_when_a_delivery_failed_not_when_it_was_made(app, admin):
+    webhook_id = add_webhook(app)
+    since = BASE_TIME
+    # Made a day before "since", failed (given up) after it: retried.
+    late_failure = add_delivery(
+        app,
+        webhook_id,
+        status="failed",
+        created_at=since - timedelta(days=1),
+        failed_at=since + timedelta(minutes=5),
+    )
+    # Made and failed before "since": left.
+    early_failure = add_delivery(
+        app,
+        webhook_id,
+        status="failed",
+        created_at=since - timedelta(days=1),
+        failed_at=since - timedelta(minutes=5),
+    )
+    response = recover(admin, {"webhook_id": webhook_id, "since": "2026-03-10T12:00"})
+    assert stored(app, late_failure)["status"] == "pending"
+    assert stored(app, early_failure)["status"] == "failed"
+    [(_category, message)] = flashes_after(admin, response)
+    assert message.startswith("1 failed delivery of “Shop” since 2026-03-10 12:00 UTC")
 
 
 def test_recover_form_on_the_page_posts_what_it_shows(app, admin):
@@ -942,6 +1047,159 @@ def test_recover_needs_a_csrf_token(app, admin):
     assert admin.get("/deliveries/recover").status_code == 405
 
 
+# ---------------------------------------------------------------- retry now
+
+
+@pytest.mark.embedded_engine
+def test_retry_now_makes_a_failing_delivery_due_at_once_with_the_same_message(app, admin):
+    webhook_id = add_webhook(app, url="https://receiver.example/hook")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    delivery_id = add_delivery(
+        app,
+        webhook_id,
+        status="failing",
+        round_failures=3,
+        next_attempt_at=later,
+        msg_id="msg_waiting",
+    )
+    with app.app_context():
+        flag = wake_flag(app)
+    started = datetime.now(UTC)
+    response = retry_now(admin, delivery_id)
+    assert response.headers["Location"] == f"/deliveries/{delivery_id}"
+    after = stored(app, delivery_id)
+    assert after["status"] == "failing"
+    assert after["msg_id"] == "msg_waiting" and after["body"] == BODY
+    assert after["round_failures"] == 3  # its retry schedule goes on from where it was
+    assert after["lease_token"] is None
+    assert started <= as_utc(after["next_attempt_at"]) <= datetime.now(UTC)
+    assert flag.is_set()
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "success"
+    assert message == (
+        "Retrying now: message msg_waiting is sent to https://receiver.example/hook at once, "
+        "with the same webhook-id. Reload the page to see the result."
+    )
+
+
+def test_retry_now_brings_the_probe_forward_while_the_receiver_is_counted_down(app, admin):
+    probe_at = datetime.now(UTC) + timedelta(hours=1)
+    webhook_id = add_webhook(
+        app, down_since=BASE_TIME, next_probe_at=probe_at, consecutive_failures=5
+    )
+    delivery_id = add_delivery(app, webhook_id, status="failing", next_attempt_at=probe_at)
+    started = datetime.now(UTC)
+    retry_now(admin, delivery_id)
+    with app.app_context():
+        webhook = db.session.get(Webhook, webhook_id)
+        assert started <= as_utc(webhook.next_probe_at) <= datetime.now(UTC)
+        assert webhook.down_since is not None  # still down until the probe gets through
+    assert as_utc(stored(app, delivery_id)["next_attempt_at"]) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"status": "succeeded"}, "was delivered already, so there is nothing to retry"),
+        ({"status": "failed"}, "its retries were given up. Use Redeliver"),
+        ({"status": "pending"}, "has not failed: it is queued"),
+        ({"status": "test", "is_test": True}, "Test sends are not retried"),
+        (
+            {"status": "failing", "lease_token": "held", "next_attempt_at": "in a minute"},
+            "is being sent right now",
+        ),
+        ({"status": "failing", "webhook_active": False}, "is inactive, so nothing would be sent"),
+    ],
+)
+def test_retry_now_is_refused_with_a_reason_when_it_makes_no_sense(app, admin, fields, expected):
+    fields = dict(fields)
+    webhook_id = add_webhook(app, active=fields.pop("webhook_active", True))
+    if fields.get("next_attempt_at") == "in a minute":
+        fields["next_attempt_at"] = datetime.now(UTC) + timedelta(minutes=1)
+    delivery_id = add_delivery(app, webhook_id, **fields)
+    before = stored(app, delivery_id)
+    response = retry_now(admin, delivery_id)
+    assert response.headers["Location"] == f"/deliveries/{delivery_id}"
+    assert stored(app, delivery_id) == before
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "error"
+    assert expected in message
+
+
+def test_retry_now_of_a_delivery_deleted_with_its_webhook_says_so(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(app, webhook_id, status="failing")
+    token = csrf_token(admin, f"/deliveries/{delivery_id}")
+    with app.app_context():
+        db.session.execute(delete(Webhook).where(Webhook.id == webhook_id))
+        db.session.commit()
+        assert db.session.get(Delivery, delivery_id) is None
+    response = admin.post(f"/deliveries/{delivery_id}/retry-now", data={"csrf_token": token})
+    assert response.headers["Location"] == "/deliveries/"
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "error"
+    assert "no delivery with that id; it may have been deleted with its webhook" in message
+
+
+def test_retry_now_needs_a_csrf_token_and_a_post(app, admin):
+    webhook_id = add_webhook(app)
+    delivery_id = add_delivery(
+        app, webhook_id, status="failing", next_attempt_at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    before = stored(app, delivery_id)
+    assert admin.post(f"/deliveries/{delivery_id}/retry-now").status_code == 400
+    response = admin.post(f"/deliveries/{delivery_id}/retry-now", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert admin.get(f"/deliveries/{delivery_id}/retry-now").status_code == 405
+    assert stored(app, delivery_id) == before
+
+
+def test_retry_now_is_offered_on_a_failing_delivery_page_only(app, admin):
+    webhook_id = add_webhook(app)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    failing = add_delivery(app, webhook_id, status="failing", next_attempt_at=later)
+    held = add_delivery(
+        app,
+        webhook_id,
+        status="failing",
+        lease_token="held",
+        next_attempt_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    succeeded = add_delivery(app, webhook_id, status="succeeded")
+    text_ = page(admin, f"/deliveries/{failing}")
+    assert f'action="/deliveries/{failing}/retry-now"' in text_
+    assert "It failed and waits for its next retry" in text_
+    text_ = page(admin, f"/deliveries/{held}")
+    assert "/retry-now" not in text_
+    assert "It is being sent right now" in text_
+    assert "/retry-now" not in page(admin, f"/deliveries/{succeeded}")
+
+
+def test_retry_now_in_a_list_row_returns_to_the_same_list(app, admin):
+    webhook_id = add_webhook(app)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    failing = add_delivery(app, webhook_id, status="failing", next_attempt_at=later)
+    failed = add_delivery(app, webhook_id, status="failed")
+    succeeded = add_delivery(app, webhook_id, status="succeeded")
+    text_ = page(admin, status="failing")
+    assert row_ids(text_) == [failing]
+    text_ = page(admin)
+    assert f'action="/deliveries/{failing}/retry-now"' in text_
+    for other in (failed, succeeded):
+        assert f'action="/deliveries/{other}/retry-now"' not in text_
+    form = re.search(
+        rf'<form method="post" action="/deliveries/{failing}/retry-now".*?</form>', text_, re.S
+    ).group(0)
+    fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form))
+    assert html.unescape(fields["next"]) == "/deliveries/?"
+    fields["next"] = "/deliveries/?status=failing"
+    response = admin.post(f"/deliveries/{failing}/retry-now", data=fields)
+    assert response.headers["Location"] == "/deliveries/?status=failing"
+    assert as_utc(stored(app, failing)["next_attempt_at"]) <= datetime.now(UTC)
+    [(category, _message)] = flashes_after(admin, response)
+    assert category == "success"
+
+
 # ---------------------------------------------------------------- end to end
 
 
@@ -979,3 +1237,73 @@ def test_reported_event_is_delivered_and_logged_then_redelivered_with_the_same_i
     detail = page(admin, f"/deliveries/{delivery_id}")
     assert detail.count('class="attempt ok"') == 2
     assert stored(app, delivery_id)["status"] == "succeeded"
+
+
+@pytest.fixture
+def one_retry_an_hour_later(config):
+    """A failed attempt is retried an hour later, once; the next failure is final."""
+    config.update(RETRY_SCHEDULE="3600", RETRY_JITTER=0)
+
+
+@pytest.mark.embedded_engine
+def test_failing_delivery_retried_now_reaches_the_recovered_receiver_with_the_same_id(
+    one_retry_an_hour_later, app, admin, receiver, make_webhook
+):
+    script = Script(500, 200)  # down, then back
+    receiver.expect_request("/flaky", method="POST").respond_with_handler(script)
+    webhook_id = make_webhook(name="Flaky", url=receiver.url_for("/flaky"))
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 1})
+    assert run_worker(app) == 1
+    [waiting] = deliveries_of(app, webhook_id)
+    assert waiting["status"] == "failing"
+    assert waiting["next_attempt_at"] > datetime.now(UTC) + timedelta(minutes=59)
+    assert run_worker(app) == 0  # nothing is due for an hour
+    with app.app_context():  # when it failed, which "Retry all failed since" reads
+        assert db.session.get(Delivery, waiting["id"]).failed_at is not None
+
+    retry_now(admin, waiting["id"])
+    assert run_worker(app) == 1
+
+    [done] = deliveries_of(app, webhook_id)
+    assert done["status"] == "succeeded" and done["attempt_count"] == 2
+    with app.app_context():
+        assert db.session.get(Delivery, done["id"]).failed_at is None
+    assert script.ids() == [waiting["msg_id"]] * 2
+    detail = page(admin, f"/deliveries/{done['id']}")
+    assert detail.count('class="attempt ok"') == 1 and detail.count('class="attempt fail"') == 1
+    assert "/retry-now" not in detail
+
+
+@pytest.mark.embedded_engine
+def test_retry_all_failed_since_sends_the_failed_and_the_failing_to_the_recovered_receiver(
+    one_retry_an_hour_later, app, admin, receiver, make_webhook
+):
+    script = Script(500, 500, 500, 200)
+    receiver.expect_request("/flaky", method="POST").respond_with_handler(script)
+    webhook_id = make_webhook(name="Flaky", url=receiver.url_for("/flaky"))
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 1})
+    run_worker(app)
+    [first] = deliveries_of(app, webhook_id)
+    retry_now(admin, first["id"])
+    run_worker(app)  # its one retry fails too: given up
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 2})
+    run_worker(app)
+    assert [d["status"] for d in deliveries_of(app, webhook_id)] == ["failed", "failing"]
+
+    # The form as the page fills it: since when the webhook began failing.
+    text_ = page(admin, webhook=webhook_id)
+    form = re.search(r'<form method="post" action="/deliveries/recover".*?</form>', text_, re.S)
+    fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form.group(0)))
+    response = admin.post("/deliveries/recover", data=fields)
+    [(category, message)] = flashes_after(admin, response)
+    assert category == "success"
+    assert "1 failed delivery of “Flaky”" in message
+    assert "1 delivery of “Flaky” that was waiting for its next retry is retried now." in message
+
+    assert run_worker(app) == 2
+    after = deliveries_of(app, webhook_id)
+    assert [d["status"] for d in after] == ["succeeded", "succeeded"]
+    assert sorted(script.ids()[-2:]) == sorted(d["msg_id"] for d in after)

@@ -466,7 +466,7 @@ def test_delivery_answers_fit_the_schemas(app, api, receiver, make_webhook):
         json_body={"webhook_id": failing, "since": since},
     )
     assert retried.status_code == 202, retried.get_json()
-    assert retried.get_json() == {"queued": 1}
+    assert retried.get_json() == {"queued": 1, "retried_now": 0}
 
 
 def test_test_send_delivery_fits_the_schemas_and_cannot_be_redelivered(api, make_webhook):

@@ -126,8 +126,8 @@ def test_no_page_changes_anything_without_its_csrf_token(app, admin, routes):
 
 
 def test_pages_that_change_something_do_not_change_it_on_a_get(app, admin, routes):
-    """Delete, bulk actions, rotate, redeliver, enable, test send, recover: a GET at most shows
-    a confirmation; the change itself is only ever a POST."""
+    """Delete, bulk actions, rotate, redeliver, retry now, enable, test send, recover: a GET at
+    most shows a confirmation; the change itself is only ever a POST."""
     gets = {e: u for m, u, e in routes["pages"] if m == "GET"}
     posts = {e for m, _u, e in routes["pages"] if m == "POST"}
     for endpoint in (
@@ -135,6 +135,7 @@ def test_pages_that_change_something_do_not_change_it_on_a_get(app, admin, route
         "webhooks.test",
         "webhooks.enable",
         "deliveries.redeliver",
+        "deliveries.retry_now",
         "deliveries.recover",
     ):
         assert endpoint in posts

@@ -341,6 +341,116 @@ def test_re_enable_clears_the_disabled_state_and_flashes(app, admin, disabled):
     assert '<span class="badge ok">Active</span>' in table_row(page, "Broken receiver")
 
 
+def add_deliveries(app, webhook_id: int, *statuses: str, created_at: datetime) -> list[int]:
+    with app.app_context():
+        rows = [
+            Delivery(
+                webhook_id=webhook_id,
+                event_type="payment_received",
+                body="{}",
+                status=status,
+                created_at=created_at,
+                next_attempt_at=created_at if status in ("pending", "failing") else None,
+            )
+            for status in statuses
+        ]
+        db.session.add_all(rows)
+        db.session.commit()
+        return [row.id for row in rows]
+
+
+def statuses_of(app, ids: list[int]) -> list[str]:
+    with app.app_context():
+        return [db.session.get(Delivery, delivery_id).status for delivery_id in ids]
+
+
+def location_page(client, response) -> str:
+    """The page a redirect leads to (its query string included)."""
+    shown = client.get(response.headers["Location"])
+    assert shown.status_code == 200
+    return shown.get_data(as_text=True)
+
+
+def offer_of(page: str) -> str | None:
+    found = re.search(r'<section class="card notice retry-offer".*?</section>', page, re.S)
+    return found.group(0) if found else None
+
+
+def test_re_enable_offers_to_retry_what_the_disabling_failed_and_the_offer_retries_them(
+    app, admin, make_webhook
+):
+    webhook_id = make_webhook(name="Shop")
+    made = datetime.now(UTC) - timedelta(days=2)
+    # Queued when the webhook is disabled: disabling fails them.
+    queued = add_deliveries(app, webhook_id, "pending", "failing", "failing", created_at=made)
+    # Given up a day before it was disabled, and delivered: not part of the offer.
+    [given_up] = add_deliveries(app, webhook_id, "failed", created_at=made)
+    with app.app_context():
+        db.session.get(Delivery, given_up).failed_at = made + timedelta(hours=1)
+        db.session.commit()
+    [delivered] = add_deliveries(app, webhook_id, "succeeded", created_at=made)
+    with app.app_context():
+        lifecycle.disable(db.session.get(Webhook, webhook_id), REASON, datetime.now(UTC))
+        db.session.commit()
+    assert statuses_of(app, queued) == ["failed"] * 3
+
+    path = f"/webhooks/{webhook_id}/edit"
+    assert offer_of(page_of(admin, path)) is None  # disabled: nothing is offered yet
+    response = post_form(admin, f"/webhooks/{webhook_id}/enable", {}, path)
+    assert response.headers["Location"].startswith(f"{path}?retry_since=")
+    page = location_page(admin, response)
+    offer = offer_of(page)
+    assert offer is not None
+    assert "Retry what failed while it was disabled?" in text(offer)
+    assert "3 deliveries of this webhook failed since it was disabled" in text(offer)
+    assert "Retry 3 deliveries</button>" in offer
+    assert 'action="/deliveries/recover"' in offer and 'name="csrf_token"' in offer
+    fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', offer))
+    assert fields["webhook_id"] == str(webhook_id)
+
+    response = admin.post("/deliveries/recover", data=fields)
+    assert response.headers["Location"] == f"/deliveries/?webhook={webhook_id}"
+    assert statuses_of(app, queued) == ["pending"] * 3
+    assert statuses_of(app, [given_up, delivered]) == ["failed", "succeeded"]
+    [(category, message)] = FLASH_RE.findall(location_page(admin, response))
+    assert category == "success"
+    assert html.unescape(message).strip().startswith("3 failed deliveries of “Shop” since ")
+    # Once retried, the page offers nothing more.
+    assert offer_of(page_of(admin, path, retry_since=fields["since"])) is None
+
+
+def test_re_enable_with_nothing_failed_meanwhile_offers_nothing(app, admin, disabled):
+    path = f"/webhooks/{disabled}/edit"
+    response = post_form(admin, f"/webhooks/{disabled}/enable", {}, path)
+    assert response.headers["Location"] == path
+    assert offer_of(page_of(admin, path)) is None
+
+
+def test_re_enable_from_the_list_leads_to_the_offer_when_deliveries_failed(
+    app, admin, make_webhook
+):
+    webhook_id = make_webhook(name="Shop")
+    [queued] = add_deliveries(app, webhook_id, "failing", created_at=datetime.now(UTC))
+    with app.app_context():
+        lifecycle.disable(db.session.get(Webhook, webhook_id), REASON, datetime.now(UTC))
+        db.session.commit()
+    response = post_form(
+        admin, f"/webhooks/{webhook_id}/enable", {"next": "/webhooks/?state=disabled"}
+    )
+    assert response.headers["Location"].startswith(f"/webhooks/{webhook_id}/edit?retry_since=")
+    offer = offer_of(location_page(admin, response))
+    assert "1 delivery of this webhook failed since it was disabled" in text(offer)
+    assert "Retry 1 delivery</button>" in offer
+    assert statuses_of(app, [queued]) == ["failed"]  # nothing is retried until asked
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-13-01T00:00", "9" * 40, "2999-01-01T00:00"])
+def test_a_bad_retry_since_on_the_webhook_page_offers_nothing(app, admin, make_webhook, since):
+    webhook_id = make_webhook(name="Shop")
+    add_deliveries(app, webhook_id, "failed", created_at=datetime.now(UTC))
+    assert offer_of(page_of(admin, f"/webhooks/{webhook_id}/edit", retry_since=since)) is None
+
+
 def test_re_enable_from_the_filtered_list_returns_to_it(app, admin, disabled):
     page = page_of(admin, "/webhooks/", state="disabled")
     next_value = re.search(

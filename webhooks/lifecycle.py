@@ -1,7 +1,7 @@
 """Every transition of a delivery, and of the webhook state that moves with it, in one module:
 expand an event into its deliveries, claim, sign, record a result (success, failure with its
-next attempt, give up), the circuit breaker, disable, re-enable, redeliver, retry failed
-since, and the test send. Both engines and the admin site and API make their changes through
+next attempt, give up), the circuit breaker, disable, re-enable, redeliver, retry now, retry
+failed since, and the test send. Both engines and the admin site and API make their changes through
 these functions; docs/delivery-engine.md draws the states.
 
 A transition that makes deliveries due notes it on the session (``note_new_work``), and the
@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from webhooks import custom_headers
 from webhooks.catalogue import get_event
@@ -160,6 +160,7 @@ def _sign(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]
                 next_attempt_at=None,
                 lease_token=None,
                 last_summary=INACTIVE_SUMMARY,
+                failed_at=now,
             )
         )
     return jobs
@@ -198,6 +199,7 @@ _DECIDED = _COUNTED.values(
     round_failures=bindparam("round_failures"),
     next_attempt_at=bindparam("next_attempt_at"),
     lease_token=bindparam("lease_token"),
+    failed_at=bindparam("failed_at"),
 )
 _INSERT_ATTEMPTS = insert(Attempt.__table__)
 
@@ -263,6 +265,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
                 "round_failures": decision.round_failures,
                 "next_attempt_at": decision.next_attempt_at,
                 "lease_token": None,
+                "failed_at": None if decision.status == DeliveryStatus.SUCCEEDED else now,
             }
         )
         succeeded[row.webhook_id] += decision.status == DeliveryStatus.SUCCEEDED
@@ -394,6 +397,22 @@ def redelivery_refusal(delivery: Delivery) -> str | None:
     return None
 
 
+def retry_now_refusal(delivery: Delivery, now: datetime) -> str | None:
+    """Why the delivery cannot be retried now, or None when it can (it is failing: it failed
+    and waits for its next retry). The reasons: ``"test"``, ``"inactive"`` (its webhook is
+    switched off or disabled), ``"in_flight"`` (a worker is sending it right now), or its
+    status when that is not failing: ``"pending"`` (due already), ``"succeeded"``,
+    ``"failed"`` (given up: redeliver it)."""
+    refusal = redelivery_refusal(delivery)
+    if refusal:
+        return refusal
+    if delivery.status != DeliveryStatus.FAILING:
+        return str(delivery.status)
+    if delivery.lease_token is not None and as_utc(delivery.next_attempt_at) > now:
+        return "in_flight"
+    return None
+
+
 def _requeued(now: datetime) -> dict:
     """What re-queues a delivery: due now, from the start of the retry schedule, unclaimed.
     ``msg_id`` and the body stay, so the receiver can tell it is the same message."""
@@ -405,30 +424,137 @@ def _requeued(now: datetime) -> dict:
     }
 
 
+def _not_in_flight(now: datetime):
+    """Not held by a worker: no lease, or one that ran out (the delivery is due again)."""
+    return or_(Delivery.lease_token.is_(None), Delivery.next_attempt_at <= now)
+
+
+def _lock_webhook(webhook_id: int) -> None:
+    """Take the webhook's row before writing its deliveries, as recording results and claims
+    do, so an operator's action cannot deadlock with a worker."""
+    write_lock(db.session)
+    db.session.execute(select(_W.c.id).where(_W.c.id == webhook_id).with_for_update(key_share=True))
+
+
+def _probe_now(webhook_id: int, now: datetime) -> None:
+    """Deliveries made due now go now even while the webhook's receiver is counted down: the
+    next probe is brought forward (one goes at once; if it gets through, the rest follow)."""
+    db.session.execute(
+        update(Webhook)
+        .where(
+            Webhook.id == webhook_id,
+            Webhook.down_since.is_not(None),
+            Webhook.next_probe_at > now,
+        )
+        .values(next_probe_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def requeue(delivery: Delivery, now: datetime) -> None:
     """Redeliver: any state but test → pending, due now. The caller commits."""
+    _lock_webhook(delivery.webhook_id)
+    _probe_now(delivery.webhook_id, now)
     for name, value in _requeued(now).items():
         setattr(delivery, name, value)
     note_new_work(db.session)
 
 
-def requeue_failed_since(webhook: Webhook, since: datetime, now: datetime) -> int:
-    """Retry all failed since: the webhook's failed deliveries (not test sends) created at or
-    after ``since`` → pending, due now; how many. The caller commits."""
-    count = db.session.execute(
+def retry_now(delivery: Delivery, now: datetime) -> str | None:
+    """Retry now: failing (waiting for its next retry) → due now, keeping its ``msg_id``, its
+    body and its step of the retry schedule: if this attempt fails too, the schedule goes on.
+    Returns why it was refused (``retry_now_refusal``; ``"in_flight"`` also when a worker
+    claimed it meanwhile), or None. The caller commits."""
+    refusal = retry_now_refusal(delivery, now)
+    if refusal:
+        return refusal
+    _lock_webhook(delivery.webhook_id)
+    made_due = db.session.execute(
         update(Delivery)
         .where(
-            Delivery.webhook_id == webhook.id,
-            Delivery.status == DeliveryStatus.FAILED,
-            Delivery.is_test.is_(False),
-            Delivery.created_at >= as_utc(since),
+            Delivery.id == delivery.id,
+            Delivery.status == DeliveryStatus.FAILING,
+            _not_in_flight(now),
         )
+        .values(next_attempt_at=now, lease_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not made_due:
+        db.session.refresh(delivery)
+        return retry_now_refusal(delivery, now) or "in_flight"
+    _probe_now(delivery.webhook_id, now)
+    note_new_work(db.session)
+    return None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What "Retry all failed since" did."""
+
+    queued: int  # failed (given up) → pending, due now, from the start of the schedule
+    due_now: int  # failing (waiting for their next retry) → due now
+    in_flight: int  # failing, being sent right now: left as they are
+
+    @property
+    def made_due(self) -> int:
+        return self.queued + self.due_now
+
+
+def _failed_since(webhook: Webhook, since: datetime) -> list:
+    """The webhook's deliveries (not test sends) that failed at or after ``since``; one
+    stored before deliveries kept ``failed_at`` counts from when it was created."""
+    return [
+        Delivery.webhook_id == webhook.id,
+        Delivery.is_test.is_(False),
+        func.coalesce(Delivery.failed_at, Delivery.created_at) >= as_utc(since),
+    ]
+
+
+def recoverable_since(webhook: Webhook, since: datetime, now: datetime) -> int:
+    """How many deliveries ``requeue_failed_since`` would make due now: the failed ones, and
+    the failing ones no worker is sending."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            *_failed_since(webhook, since),
+            or_(
+                Delivery.status == DeliveryStatus.FAILED,
+                (Delivery.status == DeliveryStatus.FAILING) & _not_in_flight(now),
+            ),
+        )
+    )
+
+
+def requeue_failed_since(webhook: Webhook, since: datetime, now: datetime) -> Recovery:
+    """Retry all failed since: the webhook's deliveries (not test sends) that failed at or
+    after ``since`` are due now — the failed ones queued again (pending, from the start of the
+    schedule), the failing ones retried now (as ``retry_now``); those a worker is sending are
+    left to it. The caller commits."""
+    _lock_webhook(webhook.id)
+    conditions = _failed_since(webhook, since)
+    queued = db.session.execute(
+        update(Delivery)
+        .where(*conditions, Delivery.status == DeliveryStatus.FAILED)
         .values(**_requeued(now))
         .execution_options(synchronize_session=False)
     ).rowcount
-    if count:
+    failing = [*conditions, Delivery.status == DeliveryStatus.FAILING]
+    due_now = db.session.execute(
+        update(Delivery)
+        .where(*failing, _not_in_flight(now))
+        .values(next_attempt_at=now, lease_token=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    in_flight = db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(*failing, Delivery.lease_token.is_not(None), Delivery.next_attempt_at > now)
+    )
+    if queued or due_now:
+        _probe_now(webhook.id, now)
         note_new_work(db.session)
-    return count
+    return Recovery(queued, due_now, in_flight)
 
 
 def enable(webhook: Webhook, now: datetime | None = None) -> None:
@@ -496,6 +622,7 @@ def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
             next_attempt_at=None,
             lease_token=None,
             last_summary=DISABLED_SUMMARY,
+            failed_at=now,
         )
         .execution_options(synchronize_session=False)
     )

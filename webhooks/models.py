@@ -316,6 +316,9 @@ class Delivery(db.Model):
     lease_token: Mapped[str | None] = mapped_column(String(32))
     last_summary: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # When it last failed: an attempt failed, or it was given up (schedule exhausted, webhook
+    # disabled or inactive); None once it succeeded. "Retry all failed since" reads it.
+    failed_at: Mapped[datetime | None]
 
     webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
     event: Mapped[Event | None] = relationship()

@@ -1,8 +1,9 @@
 """The webhook screens: list, add, edit, delete, bulk actions, Send Test Event, re-enabling a
-disabled webhook and rotating its signing secret."""
+disabled webhook (with the offer to retry what failed while it was off) and rotating its
+signing secret."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.admin.save_warnings import warnings_for
 from webhooks.catalogue import all_events, sample_envelopes
-from webhooks.deliveries.forms import STATUSES
+from webhooks.deliveries.forms import STATUSES, RecoverForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
@@ -60,6 +61,37 @@ def payload_samples() -> dict[str, dict[str, str]]:
 
 def overlap_hours() -> int:
     return int(SECRET_OVERLAP.total_seconds() // 3600)
+
+
+# The edit page's ?retry_since= (a UTC moment to the second, as "2026-12-05T11:30:07"): after a
+# re-enable, the page offers to retry what failed since then.
+RETRY_SINCE_MAX = 32
+
+
+def retry_since_second(moment: datetime) -> datetime:
+    """The second ``moment`` falls in: the "since" of the offer, as its form sends it."""
+    return as_utc(moment).replace(microsecond=0)
+
+
+def retry_offer(webhook: Webhook) -> tuple[RecoverForm, int] | None:
+    """The offer to retry what failed since ``?retry_since=`` (set by re-enabling): a
+    "Retry all failed since" form for that moment and how many it would send; None when
+    there is nothing to offer (no or a bad moment, the webhook off, nothing failed)."""
+    raw = request.args.get("retry_since", "")
+    if not raw or len(raw) > RETRY_SINCE_MAX or not webhook.active:
+        return None
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    since = retry_since_second(since)
+    now = datetime.now(UTC)
+    if since > now + timedelta(minutes=1):
+        return None
+    count = lifecycle.recoverable_since(webhook, since, now)
+    if not count:
+        return None
+    return RecoverForm(formdata=None, webhook_id=webhook.id, since=since), count
 
 
 def _like(term: str) -> str:
@@ -163,6 +195,7 @@ def edit(webhook_id: int):
         samples=payload_samples(),
         previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
         statuses=STATUSES,
+        retry_offer=retry_offer(webhook),
     )
 
 
@@ -187,12 +220,16 @@ def test(webhook_id: int):
 
 @bp.post("/<id:webhook_id>/enable")
 def enable(webhook_id: int):
-    """Re-enable a webhook the system disabled (or one that was switched off)."""
+    """Re-enable a webhook the system disabled (or one that was switched off). When deliveries
+    failed while it was disabled (disabling fails those still queued), its page follows, with
+    the offer to retry them."""
     webhook = get_webhook_or_404(webhook_id)
     back = safe_next(request.form.get("next")) or url_for("webhooks.edit", webhook_id=webhook.id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    lifecycle.enable(webhook)
+    disabled_at = webhook.disabled_at
+    now = datetime.now(UTC)
+    lifecycle.enable(webhook, now)
     db.session.commit()
     flash(
         _(
@@ -201,6 +238,16 @@ def enable(webhook_id: int):
         ),
         "success",
     )
+    if disabled_at is not None:
+        since = retry_since_second(disabled_at)
+        if lifecycle.recoverable_since(webhook, since, now):
+            return redirect(
+                url_for(
+                    "webhooks.edit",
+                    webhook_id=webhook.id,
+                    retry_since=since.replace(tzinfo=None).isoformat(timespec="seconds"),
+                )
+            )
     return redirect(back)
 
 

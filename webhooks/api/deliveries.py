@@ -135,7 +135,8 @@ def get_delivery(delivery_id: int):
 @bp.post("/deliveries/<bigid:delivery_id>/redeliver")
 def redeliver_delivery(delivery_id: int):
     """Queue the delivery again, with the same ``msg_id`` (``webhook-id``) and body, so the
-    receiver can recognise a message it may already have."""
+    receiver can recognise a message it may already have. A failing delivery is so retried at
+    once (its retry schedule starts again)."""
     delivery = get_delivery_or_404(delivery_id)
     refusal = redelivery_refusal(delivery)
     if refusal == "test":
@@ -154,8 +155,9 @@ def redeliver_delivery(delivery_id: int):
 
 @bp.post("/deliveries/retry-failed")
 def retry_failed():
-    """Queue again the failed deliveries (not test sends) of ``webhook_id`` created at or after
-    ``since``, as the admin's "Retry all failed since"."""
+    """Send now the deliveries (not test sends) of ``webhook_id`` that failed at or after
+    ``since``, as the admin's "Retry all failed since": the failed ones queued again, the
+    failing ones retried now."""
     form = recover_form(json_object())
     webhook = db.session.get(Webhook, form.webhook_id.data)
     if webhook is None:
@@ -164,9 +166,9 @@ def retry_failed():
         )
     if not webhook.active:
         raise _not_active(webhook)
-    queued = requeue_failed_since(webhook, form.since.data, datetime.now(UTC))
+    recovery = requeue_failed_since(webhook, form.since.data, datetime.now(UTC))
     db.session.commit()
-    return {"queued": queued}, 202
+    return {"queued": recovery.queued, "retried_now": recovery.due_now}, 202
 
 
 def _not_active(webhook: Webhook) -> ApiInputError:

@@ -396,8 +396,9 @@ def schemas() -> dict[str, Schema]:
             {
                 "webhook_id": an_id("The webhook whose failed deliveries are sent again."),
                 "since": text(
-                    "An ISO 8601 moment (UTC if it has no zone); failed deliveries created "
-                    "at or after it are queued again.",
+                    "An ISO 8601 moment (UTC if it has no zone); deliveries that failed at or "
+                    "after it are sent now: the failed ones queued again, the failing ones "
+                    "(waiting for their next retry) retried now.",
                     format="date-time",
                     maxLength=40,
                     examples=["2026-11-30T18:00:00Z"],
@@ -405,7 +406,19 @@ def schemas() -> dict[str, Schema]:
             },
             description="Checked by the same rules as the admin's Retry all failed form.",
         ),
-        "Queued": obj({"queued": integer("Deliveries queued again.", minimum=0)}),
+        "Queued": obj(
+            {
+                "queued": integer(
+                    "Failed deliveries queued again, from the start of the retry schedule.",
+                    minimum=0,
+                ),
+                "retried_now": integer(
+                    "Failing deliveries, waiting for their next retry, made due now (their "
+                    "schedule goes on if they fail again).",
+                    minimum=0,
+                ),
+            }
+        ),
         "ZapierSubscription": obj(
             {
                 "target_url": text("Zapier's hook URL for the zap.", format="uri", maxLength=2048),
@@ -771,7 +784,9 @@ def paths() -> dict[str, Schema]:
                 "Send a delivery again",
                 {"202": answer("Queued again, with the same `webhook-id`.", "Delivery")},
                 errors=("403", "404", "409"),
-                description="409 for a test send or a webhook that is not active.",
+                description="Any delivery but a test send: pending and due now, from the start "
+                "of the retry schedule. A failing one (waiting for its next retry) is so "
+                "retried at once. 409 for a test send or a webhook that is not active.",
             ),
         },
         "/deliveries/retry-failed": {
@@ -779,7 +794,7 @@ def paths() -> dict[str, Schema]:
                 "retryFailedDeliveries",
                 "Deliveries",
                 "Retry a webhook's failed deliveries",
-                {"202": answer("How many were queued again.", "Queued")},
+                {"202": answer("How many were queued again and retried now.", "Queued")},
                 errors=("404", "409", *JSON_INPUT),
                 description="409 when the webhook is not active.",
                 body=json_body("RetryFailedInput"),

@@ -174,7 +174,8 @@ class FilterForm(FlaskForm):
 
 
 class RecoverForm(FlaskForm):
-    """Re-queue every failed delivery of one webhook created since a moment (UTC)."""
+    """Send again every delivery of one webhook that failed since a moment (UTC): the failed
+    ones, and the failing ones waiting for their next retry."""
 
     webhook_id = IntegerField(
         _l("Webhook"),
@@ -193,5 +194,8 @@ class RecoverForm(FlaskForm):
             InputRequired(_l("Enter the date and time (UTC) to retry failed deliveries from."))
         ],
         invalid_value_message=_l("Enter the date and time as YYYY-MM-DD HH:MM (UTC)."),
-        description=_l("UTC. Failed deliveries created at or after this moment are sent again."),
+        description=_l(
+            "UTC. Deliveries that failed at or after this moment are sent now: those given up, "
+            "and those still waiting for their next retry."
+        ),
     )

@@ -1,4 +1,5 @@
-"""The delivery log screens: the list, one delivery with its attempts, redelivery, recovery.
+"""The delivery log screens: the list, one delivery with its attempts, redelivery, retry now,
+recovery.
 
 The list is paged by keyset (``?before=ID`` older, ``?after=ID`` newer) and never counts the
 table; how it is read, and how deliveries are queued again, is in ``queries.py``, which the API
@@ -44,9 +45,17 @@ from webhooks.deliveries.queries import (  # Order … page_statement: also read
     page_statement,
 )
 from webhooks.extensions import db
-from webhooks.lifecycle import redelivery_refusal, requeue, requeue_failed_since
-from webhooks.models import DeliveryStatus, Webhook, as_utc
+from webhooks.lifecycle import (
+    Recovery,
+    redelivery_refusal,
+    requeue,
+    requeue_failed_since,
+    retry_now_refusal,
+)
+from webhooks.lifecycle import retry_now as retry_delivery_now
+from webhooks.models import Delivery, DeliveryStatus, Webhook, as_utc
 from webhooks.routing import MAX_BIG_ID
+from webhooks.urls import safe_next
 
 __all__ = ["Order", "bp", "conditions", "list_order", "page_statement", "per_page"]
 
@@ -236,6 +245,7 @@ def index():
             since=default_since(webhook, datetime.now(UTC)),
         )
     args = filter_args(filters)
+    now = datetime.now(UTC)
     return render_template(
         "deliveries/list.html",
         form=form,
@@ -250,6 +260,7 @@ def index():
         recover_form=recover_form,
         statuses=STATUSES,
         due_states=DeliveryStatus.due(),
+        retryable={d.id for d in page.items if retry_now_refusal(d, now) is None},
     )
 
 
@@ -303,6 +314,7 @@ def detail(delivery_id: int):
         action_form=ConfirmForm(),
         statuses=STATUSES,
         due_states=DeliveryStatus.due(),
+        retry_refusal=retry_now_refusal(delivery, datetime.now(UTC)),
     )
 
 
@@ -347,6 +359,125 @@ def redeliver(delivery_id: int):
     return redirect(back)
 
 
+def retry_now_refused(delivery: Delivery, refusal: str) -> str:
+    """What the admin is told when Retry now is refused."""
+    name = delivery.webhook.name
+    if refusal == "test":
+        return _(
+            "Test sends are not retried. To send another, use Send Test Event on the page of "
+            "the webhook “%(name)s”.",
+            name=name,
+        )
+    if refusal == "inactive":
+        return _(
+            "The webhook “%(name)s” is inactive, so nothing would be sent. "
+            "Activate it on its page first, then retry.",
+            name=name,
+        )
+    if refusal == "in_flight":
+        return _(
+            "Message %(msg_id)s is being sent right now; reload the page in a moment to see "
+            "the result.",
+            msg_id=delivery.msg_id,
+        )
+    if refusal == DeliveryStatus.SUCCEEDED:
+        return _(
+            "Message %(msg_id)s was delivered already, so there is nothing to retry. To send "
+            "it again anyway, use Redeliver.",
+            msg_id=delivery.msg_id,
+        )
+    if refusal == DeliveryStatus.FAILED:
+        return _(
+            "Message %(msg_id)s is not waiting for a retry: its retries were given up. Use "
+            "Redeliver to queue it again.",
+            msg_id=delivery.msg_id,
+        )
+    return _(
+        "Message %(msg_id)s has not failed: it is queued and is sent as soon as a worker is free.",
+        msg_id=delivery.msg_id,
+    )
+
+
+@bp.post("/<bigid:delivery_id>/retry-now")
+def retry_now(delivery_id: int):
+    """Retry now a failing delivery, waiting for its next retry; from its page, or from a row
+    of the list (``next`` leads back there)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None:
+        flash(
+            _(
+                "There is no delivery with that id; it may have been deleted with its webhook, "
+                "or purged after the retention period."
+            ),
+            "error",
+        )
+        return redirect(safe_next(request.form.get("next")) or url_for("deliveries.index"))
+    back = safe_next(request.form.get("next")) or url_for(
+        "deliveries.detail", delivery_id=delivery.id
+    )
+    refusal = retry_delivery_now(delivery, datetime.now(UTC))
+    if refusal:
+        flash(retry_now_refused(delivery, refusal), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(
+        _(
+            "Retrying now: message %(msg_id)s is sent to %(url)s at once, with the same "
+            "webhook-id. Reload the page to see the result.",
+            msg_id=delivery.msg_id,
+            url=delivery.webhook.url,
+        ),
+        "success",
+    )
+    return redirect(back)
+
+
+def recovery_message(recovery: Recovery, name: str, when: str) -> tuple[str, str]:
+    """The flash after "Retry all failed since": what was queued, what is retried now, what
+    is being sent already; (message, category)."""
+    parts = []
+    if recovery.queued:
+        parts.append(
+            ngettext(
+                "%(num)d failed delivery of “%(name)s” since %(when)s queued for redelivery.",
+                "%(num)d failed deliveries of “%(name)s” since %(when)s queued for redelivery.",
+                recovery.queued,
+                name=name,
+                when=when,
+            )
+        )
+    if recovery.due_now:
+        parts.append(
+            ngettext(
+                "%(num)d delivery of “%(name)s” that was waiting for its next retry is retried "
+                "now.",
+                "%(num)d deliveries of “%(name)s” that were waiting for their next retry are "
+                "retried now.",
+                recovery.due_now,
+                name=name,
+            )
+        )
+    if recovery.in_flight:
+        parts.append(
+            ngettext(
+                "%(num)d failing delivery of “%(name)s” is being sent right now.",
+                "%(num)d failing deliveries of “%(name)s” are being sent right now.",
+                recovery.in_flight,
+                name=name,
+            )
+        )
+    if parts:
+        return " ".join(parts), "success" if recovery.made_due else "info"
+    message = _(
+        "No failed or failing deliveries of “%(name)s” since %(when)s; nothing was queued.",
+        name=name,
+        when=when,
+    )
+    return message, "info"
+
+
 @bp.post("/recover")
 def recover():
     form = RecoverForm()
@@ -372,27 +503,7 @@ def recover():
         )
         return redirect(back)
     since = form.since.data.astimezone(UTC)
-    count = requeue_failed_since(webhook, since, datetime.now(UTC))
+    recovery = requeue_failed_since(webhook, since, datetime.now(UTC))
     db.session.commit()
-    when = since.strftime("%Y-%m-%d %H:%M UTC")
-    if count:
-        flash(
-            ngettext(
-                "%(num)d failed delivery of “%(name)s” since %(when)s queued for redelivery.",
-                "%(num)d failed deliveries of “%(name)s” since %(when)s queued for redelivery.",
-                count,
-                name=webhook.name,
-                when=when,
-            ),
-            "success",
-        )
-    else:
-        flash(
-            _(
-                "No failed deliveries of “%(name)s” since %(when)s; nothing was queued.",
-                name=webhook.name,
-                when=when,
-            ),
-            "info",
-        )
+    flash(*recovery_message(recovery, webhook.name, since.strftime("%Y-%m-%d %H:%M UTC")))
     return redirect(back)
