@@ -75,12 +75,44 @@ def under_way(status: str, next_attempt_at: datetime | None, now: datetime) -> b
 
 
 def delivery_version(delivery: Delivery, now: datetime | None = None) -> Version:
-    """A delivery's page: its state, its attempts (counted) and whether its webhook is active."""
+    """A delivery's page: its state, its attempts (counted) and whether its webhook is active.
+    ``delivery`` is the page's row, or what ``delivery_state`` read."""
     now = now or datetime.now(UTC)
     return Version(
         fingerprint([*_state(delivery), delivery.webhook.active]),
         under_way(delivery.status, delivery.next_attempt_at, now),
     )
+
+
+@dataclass(frozen=True)
+class _WebhookState:
+    active: bool
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """What ``delivery_version`` reads of a delivery, without its body."""
+
+    id: int
+    status: str
+    attempt_count: int
+    next_attempt_at: datetime | None
+    lease_token: str | None
+    last_summary: str | None
+    webhook: _WebhookState
+
+
+def delivery_state(delivery_id: int) -> DeliveryState | None:
+    """One row by its key, joined to its webhook's; None when there is no such delivery."""
+    row = db.session.execute(
+        select(Delivery.id, *STATE_COLUMNS, Webhook.active)
+        .join(Webhook, Delivery.webhook_id == Webhook.id)
+        .where(Delivery.id == delivery_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    *state, active = row
+    return DeliveryState(*state, webhook=_WebhookState(active))
 
 
 def _rows_version(rows: list[Delivery], extra: Iterable, now: datetime) -> Version:

@@ -61,7 +61,10 @@ def answer(version: Version):
 
 @bp.get("/deliveries/<bigid:delivery_id>")
 def delivery(delivery_id: int):
-    return answer(versions.delivery_version(get_delivery_or_404(delivery_id)))
+    state = versions.delivery_state(delivery_id)
+    if state is None:
+        get_delivery_or_404(delivery_id)  # the same 404 as the page's
+    return answer(versions.delivery_version(state))
 
 
 @bp.get("/deliveries/")
