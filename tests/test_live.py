@@ -276,10 +276,12 @@ def test_the_dashboard_version_follows_deliveries_attempts_the_queue_and_webhook
     assert look(admin, url)["busy"] is False
 
 
-def test_a_retry_hours_away_does_not_keep_the_dashboard_busy(app, admin, hook):
+def test_a_retry_soon_makes_the_dashboard_busy_and_one_hours_away_does_not(app, admin, hook):
     later = datetime.now(UTC) + timedelta(hours=2)
-    add_delivery(app, hook, status="failing", next_attempt_at=later)
+    retrying = add_delivery(app, hook, status="failing", next_attempt_at=later)
     assert look(admin, "/live/dashboard")["busy"] is False
+    update_delivery(app, retrying, next_attempt_at=datetime.now(UTC) + timedelta(seconds=10))
+    assert look(admin, "/live/dashboard")["busy"] is True
 
 
 # ---------------------------------------------------------------- the pages carry their version

@@ -168,11 +168,12 @@ def webhook_version(
     return _rows_version(deliveries, extra, now or datetime.now(UTC))
 
 
-def dashboard_version() -> Version:
+def dashboard_version(now: datetime | None = None) -> Version:
     """The dashboard: a new delivery, a new attempt, a delivery queued or taken off the queue,
     a webhook changed, added or deleted — without counting the last day's deliveries as the
-    dashboard itself does. Busy while an event waits to be expanded, or a delivery is pending
-    or in flight; a retry hours away does not keep it busy (the dashboard then looks seldom).
+    dashboard itself does. Busy while an event waits to be expanded, or a delivery is pending,
+    in flight or (among the newest QUEUE_COUNT_CAP failing) retrying soon; a retry hours away
+    does not keep it busy (the dashboard then looks seldom).
     One statement, each part read through an index (or the small webhooks table)."""
 
     def first(*where) -> ScalarSelect:
@@ -184,7 +185,17 @@ def dashboard_version() -> Version:
             .scalar_subquery()
         )
 
+    now = now or datetime.now(UTC)
     queue = select(literal_column("1")).select_from(Delivery).where(due_status())
+    # The newest failing deliveries' next retries (through the index on status and id): one
+    # due soon makes the dashboard busy.
+    retries = (
+        select(Delivery.next_attempt_at.label("at"))
+        .where(Delivery.status == DeliveryStatus.FAILING)
+        .order_by(Delivery.id.desc())
+        .limit(QUEUE_COUNT_CAP)
+        .subquery()
+    )
     row = db.session.execute(
         select(
             select(func.max(Delivery.id)).scalar_subquery(),
@@ -196,6 +207,11 @@ def dashboard_version() -> Version:
             select(func.max(Webhook.updated_at)).scalar_subquery(),
             first(Delivery.status == DeliveryStatus.PENDING),
             first(Delivery.lease_token.is_not(None)),
+            select(literal_column("1"))
+            .select_from(retries)
+            .where(retries.c.at <= now + SOON)
+            .limit(1)
+            .scalar_subquery(),
             select(Event.id)
             .where(Event.expanded_at.is_(None))
             .order_by(Event.id)
@@ -203,8 +219,8 @@ def dashboard_version() -> Version:
             .scalar_subquery(),
         )
     ).one()
-    newest_delivery, newest_attempt, queued, webhooks, changed, pending, leased, unexpanded = row
-    busy = any(value is not None for value in (pending, leased, unexpanded))
+    newest_delivery, newest_attempt, queued, webhooks, changed, *under_way_now = row
+    busy = any(value is not None for value in under_way_now)
     # The time comes back from a bare subquery as the database wrote it (text on SQLite).
     parts = (newest_delivery, newest_attempt, queued, webhooks, str(changed))
     return Version(fingerprint(parts), busy)
