@@ -35,6 +35,7 @@ TEXTS = {
         "webhook_updated": "This webhook and its recent deliveries were updated.",
         "dashboard_updated": "The dashboard was updated.",
         "recent": "Recent deliveries",
+        "attempts": "Attempts",
         "attention": "Webhooks, failing first",
         "by_status": "Deliveries in the last 24 hours by status",
         "day_total": "Deliveries in 24 hours",
@@ -50,6 +51,7 @@ TEXTS = {
         "webhook_updated": "Bu webhook ve son teslimatları güncellendi.",
         "dashboard_updated": "Pano güncellendi.",
         "recent": None,  # read from the catalogue below
+        "attempts": None,
         "attention": None,
         "by_status": None,
         "day_total": None,
@@ -301,4 +303,35 @@ def test_the_dashboard_shows_new_deliveries_and_results_without_reloading(
     expect(succeeded).to_contain_text(re.compile(r"\b2\b"), timeout=LIVE_MS)
     expect(billing).not_to_contain_text(texts["failing"])
     expect(live_status(page)).to_have_text(texts["dashboard_updated"])
+    not_reloaded()
+
+
+def test_a_part_holding_the_focus_waits_until_the_focus_leaves_it(
+    app, live_page, texts, make_webhook, flaky, report_event
+):
+    delivery = failing_delivery(app, make_webhook, flaky, report_event)
+    page = live_page
+    page.goto(f"/deliveries/{delivery['id']}")
+    attempts = page.get_by_role("article")
+    shown = attempts.count()
+    headers = page.locator("[data-live-region=attempts] summary").first
+    headers.focus()
+    not_reloaded = mark(page)
+
+    # Retries go on; the details beside the attempts follow them, the attempts wait.
+    wait_until(
+        lambda: deliveries_of(app, delivery["webhook_id"])[0]["attempt_count"] >= shown + 2,
+        seconds=10,
+    )
+    details = page.locator("[data-live-region=delivery]")
+    count = details.locator("dt", has_text=texts["attempts"]).locator(
+        "xpath=following-sibling::dd[1]"
+    )
+    expect(count).not_to_have_text(str(shown), timeout=LIVE_MS)
+    expect(count).to_have_text(re.compile(r"^\s*\d+\s*$"))
+    expect(attempts).to_have_count(shown)
+    expect(headers).to_be_focused()
+
+    page.get_by_role("heading", level=1).click()  # the focus leaves the attempts
+    expect(attempts).not_to_have_count(shown, timeout=LIVE_MS)
     not_reloaded()
