@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from webhooks.deliveries.views import bp as deliveries_bp
     from webhooks.events.views import bp as events_bp
     from webhooks.health import bp as health_bp
+    from webhooks.live.views import bp as live_bp
     from webhooks.tokens_admin.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
@@ -109,4 +110,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_docs_bp, url_prefix="/api-docs")
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp, url_prefix="/tokens")
+    app.register_blueprint(live_bp, url_prefix="/live")
     csrf.exempt(api_bp)

@@ -37,6 +37,11 @@ DEFAULTS = {
     "WEBHOOKS_PER_PAGE": 20,
     "DELIVERIES_PER_PAGE": 50,
     "RECENT_DELIVERIES": 10,
+    # Live pages (the delivery list, a delivery, a webhook, the dashboard): seconds between
+    # looks for changes while they show deliveries pending, in flight or retrying within a
+    # minute, and otherwise (0: none until the page is shown again).
+    "LIVE_POLL_SECONDS": 2,
+    "LIVE_IDLE_POLL_SECONDS": 15,
     # Largest request body of a form; the events API has its own limit (MAX_EVENT_BYTES).
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -57,24 +57,26 @@
   ready(function () {
     // Copy buttons: data-copy-target names the element whose text is copied (highlighted JSON
     // included: its spans add no text). What the button then says comes from <body data-…>,
-    // where the page's language put it.
+    // where the page's language put it. One listener for the page, so that buttons a live page
+    // puts in later (static/js/live.js) work too.
     var labels = document.body.dataset;
-    document.querySelectorAll("[data-copy-target]").forEach(function (button) {
-      var label = button.textContent;
-      var timer = null;
-      button.addEventListener("click", function () {
-        var target = document.getElementById(button.getAttribute("data-copy-target"));
-        if (!target) { return; }
-        var say = function (text) {
-          button.textContent = text;
-          clearTimeout(timer);
-          timer = setTimeout(function () { button.textContent = label; }, 1500);
-        };
-        copyText(target.textContent).then(function () {
-          say(labels.copiedLabel || label);
-        }, function () {
-          say(labels.copyFailedLabel || label);
-        });
+    var copyTimers = new WeakMap();
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest("[data-copy-target]");
+      if (!button) { return; }
+      var target = document.getElementById(button.getAttribute("data-copy-target"));
+      if (!target) { return; }
+      if (!button.hasAttribute("data-copy-label")) { button.setAttribute("data-copy-label", button.textContent); }
+      var label = button.getAttribute("data-copy-label");
+      var say = function (text) {
+        button.textContent = text;
+        clearTimeout(copyTimers.get(button));
+        copyTimers.set(button, setTimeout(function () { button.textContent = label; }, 1500));
+      };
+      copyText(target.textContent).then(function () {
+        say(labels.copiedLabel || label);
+      }, function () {
+        say(labels.copyFailedLabel || label);
       });
     });
 
@@ -106,22 +108,22 @@
 
     // A form that changes something is sent once: its button is disabled and busy (and says
     // data-busy-label, e.g. "Sending…", when it has one) until the next page arrives.
+    // One listener for the page, so that forms a live page puts in later work the same.
     var busyButtons = [];
-    document.querySelectorAll("form").forEach(function (form) {
-      if ((form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
-      form.addEventListener("submit", function (event) {
-        if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
-        var button = event.submitter || form.querySelector("button[type=submit], button:not([type])");
-        form.setAttribute("aria-busy", "true");
-        if (!button) { return; }
-        var busyLabel = button.getAttribute("data-busy-label");
-        button.setAttribute("data-idle-label", button.textContent);
-        if (busyLabel) { button.textContent = busyLabel; }
-        button.setAttribute("aria-busy", "true");
-        busyButtons.push(button);
-        // Disabled after this event, or the browser would leave the button's value out of the form.
-        setTimeout(function () { button.disabled = true; }, 0);
-      });
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (event.defaultPrevented || (form.getAttribute("method") || "get").toLowerCase() !== "post") { return; }
+      if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      var button = event.submitter || form.querySelector("button[type=submit], button:not([type])");
+      form.setAttribute("aria-busy", "true");
+      if (!button) { return; }
+      var busyLabel = button.getAttribute("data-busy-label");
+      button.setAttribute("data-idle-label", button.textContent);
+      if (busyLabel) { button.textContent = busyLabel; }
+      button.setAttribute("aria-busy", "true");
+      busyButtons.push(button);
+      // Disabled after this event, or the browser would leave the button's value out of the form.
+      setTimeout(function () { button.disabled = true; }, 0);
     });
     // Back to a page kept in the browser's cache: its forms work again.
     window.addEventListener("pageshow", function (event) {

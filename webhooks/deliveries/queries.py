@@ -298,24 +298,29 @@ class Page:
 
 
 def fetch_page(
-    filters: Filters, per_page: int, before: int | None = None, after: int | None = None
+    filters: Filters,
+    per_page: int,
+    before: int | None = None,
+    after: int | None = None,
+    load: Sequence[LoaderOption] = TABLE_ROWS,
 ) -> Page:
     """One page, newest first, older than ``before`` or newer than ``after`` (at most one of
-    them): per_page + 1 rows are read to know whether there are more."""
+    them): per_page + 1 rows are read to know whether there are more. Its rows are loaded as
+    ``load`` says (the admin's table by default)."""
     order = list_order(filters, per_page + 1)
     if after is not None:
         place = cursor_place(order, after, older=False)
         rows = []
         if place is not None:
             newer = conditions(filters, order, place, older=False)
-            rows = _rows(page_statement(newer, order, False, per_page + 1))
+            rows = _rows(page_statement(newer, order, False, per_page + 1), load)
         if len(rows) > per_page:
             items = rows[:per_page][::-1]
             more = _any_beyond(filters, order, order.place(items[-1]), older=True)
             return Page(items, newer=items[0].id, older=items[-1].id if more else None, first=False)
         # Fewer than a page is newer: that is the newest page, shown full.
     elif before is not None:
-        rows = _older_rows(filters, order, before, per_page)
+        rows = _older_rows(filters, order, before, per_page, load)
         items = rows[:per_page]
         if not items:  # nothing older: the page offers the way back to the newest
             return Page(items, newer=None, older=None, first=False)
@@ -327,6 +332,6 @@ def fetch_page(
             older=items[-1].id if len(rows) > per_page else None,
             first=newer is None,
         )
-    rows = _older_rows(filters, order, None, per_page)
+    rows = _older_rows(filters, order, None, per_page, load)
     items = rows[:per_page]
     return Page(items, newer=None, older=items[-1].id if len(rows) > per_page else None, first=True)
