@@ -450,7 +450,7 @@ class Site:
         self.recorder.on = False
         if "/edit" in url or url.startswith("/deliveries/?") or url == "/deliveries/":
             rows = len(set(DELIVERY_LINK_RE.findall(text)))
-        elif url.startswith("/webhooks/"):
+        elif url.startswith("/webhooks/") or url == "/":
             rows = len(set(WEBHOOK_LINK_RE.findall(text)))
         else:
             rows = len(ATTEMPT_RE.findall(text))
@@ -500,6 +500,7 @@ def page_list(ids: dict, today: datetime) -> list[tuple[str, str]]:
     day = today.date()
     ten_to_five = f"from={day - timedelta(days=10)}&to={day - timedelta(days=5)}"
     return [
+        ("Dashboard (24 hours by hour and status, webhooks failing first)", "/"),
         ("Webhooks, first page (default sort)", "/webhooks/"),
         ("Webhooks, first page, sort=name", "/webhooks/?sort=name"),
         ("Webhooks, search “zapier”", "/webhooks/?q=zapier"),
@@ -755,7 +756,7 @@ def report(
     lines += [
         "",
         "“rows shown”: deliveries linked from the page (lists and edit page), webhooks linked "
-        "(webhook list), attempts shown (detail page). The small set's W and Q have few or no "
+        "(webhook list and dashboard), attempts shown (detail page). The small set's W and Q have few or no "
         "deliveries, so their pages are short there. “runs with a full GC”: timed requests "
         "during which Python ran a generation-2 garbage collection (in this process, which also "
         f"runs the test client); over all pages such a run took {gc_extra:.0f} ms longer than "
@@ -917,6 +918,13 @@ def main() -> None:
             )
         for timing in results["large"]:
             if timing.url in ("/deliveries/", "/deliveries/?status=failed"):
+                continue
+            if timing.url == "/":  # the dashboard: every query of the delivery log
+                for number, entry in enumerate(
+                    (e for e in timing.statements if "FROM deliveries" in e[1]), start=1
+                ):
+                    title = f"{timing.label}: query {number} of deliveries ({entry[0]:.1f} ms)"
+                    plans.append((title, entry[1], entry[2], large.query_plan(entry[1], entry[2])))
                 continue
             entry = main_list_statement(timing) if timing.url.startswith("/deliveries/?") else None
             if entry is None:
