@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from tests.conftest import sqlite_only
+from tests.conftest import post_form, sqlite_only
+from tests.engine_helpers import FakeClock, Script, expand, webhook_values, work
+from webhooks import dispatch
 from webhooks.dashboard.queries import activity
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
@@ -300,6 +302,94 @@ def row_named(page: str, name: str) -> str:
 
 def names_listed(page: str) -> list[str]:
     return [shown(re.search(r"<a [^>]*>(.*?)</a>", row).group(1)) for row in attention_rows(page)]
+
+
+@pytest.mark.embedded_engine
+def test_a_webhook_whose_deliveries_fail_is_failing_on_the_dashboard(
+    app, admin, receiver, make_webhook
+):
+    receiver.expect_request("/broken", method="POST").respond_with_handler(Script(500))
+    receiver.expect_request("/fine", method="POST").respond_with_handler(Script(200))
+    broken = make_webhook(name="Broken", url=receiver.url_for("/broken"))
+    make_webhook(name="Fine", url=receiver.url_for("/fine"))
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 7})
+    expand(app)
+
+    results = work(app, FakeClock())
+
+    assert sorted(result.ok for result in results) == [False, True]
+    assert webhook_values(app, broken)["failing_since"] is not None
+    page = dashboard(admin)
+    assert names_listed(page) == ["Broken", "Fine"]
+    row = row_named(page, "Broken")
+    assert 'class="health-failing"' in row
+    assert "Failing since" in shown(row) and "HTTP 500" in shown(row)
+    assert re.search(rf'<a href="/deliveries/\?webhook={broken}&amp;status=failed"[^>]*>1</a>', row)
+    assert 'class="health-active"' in row_named(page, "Fine")
+
+
+def test_a_failed_test_send_does_not_make_a_webhook_failing_on_the_dashboard(
+    app, admin, receiver, make_webhook
+):
+    receiver.expect_request("/hook", method="POST").respond_with_data("down", status=500)
+    tested = make_webhook(name="Tested", url=receiver.url_for("/hook"))
+    earlier = make_webhook(
+        name="Failed earlier",
+        last_delivery_ok=True,
+        last_delivery_at=datetime.now(UTC) - timedelta(hours=1),
+        last_delivery_summary="HTTP 200 OK in 9 ms",
+    )
+    add_deliveries(app, earlier, 2, ago=timedelta(hours=3), status="failed")
+
+    response = post_form(admin, f"/webhooks/{tested}/test", {}, f"/webhooks/{tested}/edit")
+
+    assert response.status_code == 302
+    assert len(receiver.log) == 1
+    values = webhook_values(app, tested)
+    assert values["last_delivery_ok"] is False and values["failing_since"] is None
+    page = dashboard(admin)
+    # Real failures first; the failed test is its webhook's last result, not a failure.
+    assert names_listed(page) == ["Failed earlier", "Tested"]
+    row = row_named(page, "Tested")
+    assert 'class="health-active"' in row and "Failing" not in shown(row)
+    assert "Test: HTTP 500" in shown(row)
+    assert 'class="health-failing"' not in page
+    # The list still says what the last send was: a test, and that it failed.
+    listing = admin.get("/webhooks/").get_data(as_text=True)
+    assert re.search(r'<span class="badge fail" title="Test: HTTP 500', listing)
+
+
+def test_an_inactive_webhook_is_not_failing_on_the_dashboard(app, admin, make_webhook):
+    now = datetime.now(UTC)
+    switched_off = make_webhook(
+        name="Switched off",
+        active=False,
+        failing_since=now - timedelta(hours=5),
+        last_delivery_ok=False,
+        last_delivery_at=now - timedelta(minutes=5),
+        last_delivery_summary="HTTP 500 Internal Server Error in 12 ms",
+    )
+    make_webhook(
+        name="Failing",
+        failing_since=now - timedelta(hours=2),
+        last_delivery_ok=False,
+        last_delivery_at=now - timedelta(hours=1),
+        last_delivery_summary="HTTP 500 Internal Server Error in 12 ms",
+    )
+    add_deliveries(app, switched_off, 3, ago=timedelta(hours=4), status="failed")
+
+    page = dashboard(admin)
+
+    assert names_listed(page) == ["Failing", "Switched off"]
+    row = row_named(page, "Switched off")
+    assert 'class="health-inactive"' in row and "Inactive" in shown(row)
+    assert "Failing" not in shown(row)
+    # Its failed deliveries are still counted.
+    assert re.search(
+        rf'<a href="/deliveries/\?webhook={switched_off}&amp;status=failed"[^>]*>3</a>', row
+    )
+    assert 'class="health-failing"' in row_named(page, "Failing")
 
 
 def test_the_list_is_short_and_says_how_many_webhooks_there_are(admin, make_webhook):

@@ -123,20 +123,25 @@ class WebhookHealth:
 
     @property
     def state(self) -> str:
-        """disabled, down, failing, inactive or active: the first that applies."""
-        if self.webhook.disabled_at is not None:
+        """disabled, down, failing, inactive or active: the first that applies.
+
+        Failing means that real deliveries are failing now (``failing_since``, which only
+        deliveries set and clear), on an active webhook: not a failed Send Test Event (it also
+        writes ``last_delivery_ok``, for the list and the webhook's page), and not a webhook that
+        an admin switched off."""
+        webhook = self.webhook
+        if webhook.disabled_at is not None:
             return "disabled"
-        if self.webhook.down_since is not None and self.webhook.active:
+        if webhook.active and webhook.down_since is not None:
             return "down"
-        if self.webhook.failing_since is not None or self.webhook.last_delivery_ok is False:
+        if webhook.active and webhook.failing_since is not None:
             return "failing"
-        return "active" if self.webhook.active else "inactive"
+        return "active" if webhook.active else "inactive"
 
 
 def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[WebhookHealth]:
-    """Up to ``limit`` webhooks, those in trouble first: disabled by the system, failing now,
-    whose last delivery failed, with failed deliveries since ``since``; then the others, most
-    recently used first.
+    """Up to ``limit`` webhooks, those in trouble first: disabled by the system, down or failing
+    now, with failed deliveries since ``since``; then the others, most recently used first.
 
     The failures are counted per webhook from ``ix_deliveries_status_created_at`` alone, and
     joined to their webhooks by primary key; the webhooks without failures are the others (NOT
@@ -154,7 +159,6 @@ def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[We
         Webhook.disabled_at,
         Webhook.down_since,
         Webhook.failing_since,
-        Webhook.last_delivery_ok,
         Webhook.last_delivery_at,
     )
     ranked = union_all(
@@ -165,13 +169,13 @@ def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[We
             Webhook.id.not_in(select(recent.c.webhook_id))
         ),
     ).subquery("ranked")
+    active = ranked.c.active.is_(True)
     rank = case(
         (ranked.c.disabled_at.is_not(None), 0),
-        (ranked.c.down_since.is_not(None) & ranked.c.active.is_(True), 1),
-        (ranked.c.failing_since.is_not(None), 1),
-        (ranked.c.last_delivery_ok.is_(False), 2),
-        (ranked.c.failures > 0, 3),
-        else_=4,
+        (active & ranked.c.down_since.is_not(None), 1),
+        (active & ranked.c.failing_since.is_not(None), 1),
+        (ranked.c.failures > 0, 2),
+        else_=3,
     )
     top = db.session.execute(
         select(ranked.c.id, ranked.c.failures)
