@@ -8,8 +8,9 @@ small next to the delivery log. No query loads rows just to count them.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, case, func, literal, select, union_all
 
 from webhooks.extensions import db
 from webhooks.models import Delivery, DeliveryStatus, Webhook
@@ -73,46 +74,66 @@ class Activity:
 
 # Statuses counted hour by hour for the chart; the others are counted over the whole day.
 CHARTED = (DeliveryStatus.SUCCEEDED, *FAILED_STATUSES)
+# What the day's statement counts, in the order of its columns: (status, n) for the deliveries
+# of that status created in hour n (0 to HOURS - 1), or after the current hour (n = HOURS, by
+# a clock ahead of this one); (status, None) over the whole day, for the statuses not charted.
+COUNTED = tuple(
+    (status, n)
+    for status in DeliveryStatus
+    for n in (range(HOURS + 1) if status in CHARTED else (None,))
+)
 
 
-def count_created(status: DeliveryStatus, start: datetime, end: datetime | None):
-    """Deliveries with ``status`` created from ``start`` up to ``end`` (None: no end), as a
-    scalar subquery: one range of ``ix_deliveries_status_created_at``, counted from the index
-    alone. Times are compared as stored (UTC), so an hour's bounds are exactly its UTC hour."""
-    conditions = [Delivery.status == status, Delivery.created_at >= start]
+def count_created(status: DeliveryStatus, start: str, end: str | None):
+    """Deliveries with ``status`` created from the time bound to ``start`` up to the one bound
+    to ``end`` (None: no end), as a scalar subquery: one range of
+    ``ix_deliveries_status_created_at``, counted from the index alone. Times are compared as
+    stored (UTC), so an hour's bounds are exactly its UTC hour."""
+    conditions = [Delivery.status == status, Delivery.created_at >= bindparam(start)]
     if end is not None:
-        conditions.append(Delivery.created_at < end)
+        conditions.append(Delivery.created_at < bindparam(end))
     return select(func.count()).select_from(Delivery).where(*conditions).scalar_subquery()
+
+
+def hour_bound(n: int) -> str:
+    """The parameter that holds the start of hour ``n`` (``HOURS``: the end of the last)."""
+    return f"hour_{n}"
+
+
+@cache
+def day_statement() -> Select:
+    """The counts of ``COUNTED``, one column each, in one statement. Built once: it is the same
+    every time but for the hours' bounds, which are its parameters."""
+    columns = []
+    for status, n in COUNTED:
+        if n is None:
+            columns.append(count_created(status, hour_bound(0), None))
+        else:
+            end = hour_bound(n + 1) if n < HOURS else None
+            columns.append(count_created(status, hour_bound(n), end))
+    return select(*columns)
 
 
 def activity(now: datetime) -> Activity:
     """Deliveries by hour and by status since the start of the hour ``HOURS - 1`` hours ago.
 
     One statement of a count per status and hour: each reads only the index entries it counts,
-    so the cost grows with the day's deliveries and not with the whole log, and nothing is
-    computed per row (no grouping by a formatted hour). Deliveries created after the current
-    hour (by a clock ahead of this one) count in ``by_status`` only."""
+    so the cost follows the day's deliveries and not the whole log, and nothing is computed per
+    row (no grouping by a formatted hour). Deliveries created after the current hour (by a
+    clock ahead of this one) count in ``by_status`` only."""
     since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     hours = [Hour(since + timedelta(hours=n)) for n in range(HOURS)]
-    buckets: list[tuple[DeliveryStatus, Hour | None, datetime, datetime | None]] = []
-    for status in DeliveryStatus:
-        if status in CHARTED:
-            buckets += [(status, hour, hour.start, hour.end) for hour in hours]
-            buckets.append((status, None, hours[-1].end, None))
-        else:
-            buckets.append((status, None, since, None))
-    counts = db.session.execute(
-        select(*(count_created(status, start, end) for status, _, start, end in buckets))
-    ).one()
+    bounds = {hour_bound(n): since + timedelta(hours=n) for n in range(HOURS + 1)}
+    counts = db.session.execute(day_statement(), bounds).one()
     by_status: dict[str, int] = {}
-    for (status, hour, _, _), count in zip(buckets, counts, strict=True):
+    for (status, n), count in zip(COUNTED, counts, strict=True):
         by_status[status] = by_status.get(status, 0) + count
-        if hour is None:
+        if n is None or n == HOURS:
             continue
         if status == DeliveryStatus.SUCCEEDED:
-            hour.succeeded += count
+            hours[n].succeeded += count
         else:
-            hour.failed += count
+            hours[n].failed += count
     return Activity(since=since, hours=hours, by_status=by_status)
 
 
