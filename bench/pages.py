@@ -610,6 +610,31 @@ def values(parameters) -> list:
     return list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
 
 
+def short_values(parameters, limit: int = 60) -> str:
+    """The parameters as a list, the first ``limit`` of them (the dashboard binds 77)."""
+    listed = values(parameters)
+    if len(listed) <= limit:
+        return str(listed)
+    return f"{str(listed[:limit])[:-1]}, … {len(listed) - limit} more]"
+
+
+def short_plan(plan: list[str], limit: int = 80) -> list[str]:
+    """A plan of at most about ``limit`` lines: its start and its end (with the timings), the
+    middle left out (the dashboard's count of each hour repeats one step 77 times)."""
+    if len(plan) <= limit:
+        return plan
+    head, tail = limit // 2, 8
+    return [*plan[:head], f"… {len(plan) - head - tail} lines like those above …", *plan[-tail:]]
+
+
+def long_sql(statement: str, limit: int = 3000) -> str:
+    """The statement on one line; past ``limit`` characters, its start and its end."""
+    flat = " ".join(statement.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[: limit // 2]} … {len(flat) - limit // 2 - 500:,} characters … {flat[-500:]}"
+
+
 def short_sql(statement: str, limit: int = 160) -> str:
     flat = " ".join(statement.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -776,7 +801,7 @@ def report(
         slowest = max(big.statements, key=lambda e: e[0], default=(0.0, "", ()))
         lines.append(
             f"| {big.label} | {len(big.statements)} | {total:.1f} ms | {slowest[0]:.1f} ms | "
-            f"`{short_sql(slowest[1])}` {values(slowest[2])} |"
+            f"`{short_sql(slowest[1])}` {short_values(slowest[2])} |"
         )
     lines += [
         "",
@@ -790,12 +815,12 @@ def report(
             f"### {title}",
             "",
             "```sql",
-            " ".join(statement.split()),
-            f"-- parameters: {values(parameters)}",
+            long_sql(statement),
+            f"-- parameters: {short_values(parameters)}",
             "```",
             "",
             "```",
-            *plan,
+            *short_plan(plan),
             "```",
             "",
         ]
