@@ -1,7 +1,7 @@
-"""Page benchmarks: the admin pages that read the delivery log, with 1,000 and with 1,000,000
-deliveries, served in-process by Flask's test client to a logged-in admin.
+"""Page benchmarks: the dashboard and the admin pages that read the delivery log, with 1,000
+and with 1,000,000 deliveries, served in-process by Flask's test client to a logged-in admin.
 
-    .venv/bin/python bench/pages.py --out bench/results-pages.md
+    .venv/bin/python bench/pages.py --webhooks 10000 --out bench/results-pages.md
     .venv/bin/python bench/pages.py --webhooks 10000 \
         --database postgresql+psycopg://postgres@127.0.0.1:5432/test \
         --out bench/results-pages-postgresql.md
