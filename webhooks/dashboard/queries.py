@@ -210,4 +210,5 @@ def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[We
     ).all()
     webhooks = db.session.scalars(select(Webhook).where(Webhook.id.in_([row.id for row in top])))
     by_id = {webhook.id: webhook for webhook in webhooks}
-    return [WebhookHealth(by_id[row.id], row.failures) for row in top]
+    # One deleted in between (PostgreSQL reads each statement's own snapshot) is left out.
+    return [WebhookHealth(by_id[row.id], row.failures) for row in top if row.id in by_id]
