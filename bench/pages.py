@@ -1,7 +1,7 @@
-"""Page benchmarks: the admin pages that read the delivery log, with 1,000 and with 1,000,000
-deliveries, served in-process by Flask's test client to a logged-in admin.
+"""Page benchmarks: the dashboard and the admin pages that read the delivery log, with 1,000
+and with 1,000,000 deliveries, served in-process by Flask's test client to a logged-in admin.
 
-    .venv/bin/python bench/pages.py --out bench/results-pages.md
+    .venv/bin/python bench/pages.py --webhooks 10000 --out bench/results-pages.md
     .venv/bin/python bench/pages.py --webhooks 10000 \
         --database postgresql+psycopg://postgres@127.0.0.1:5432/test \
         --out bench/results-pages-postgresql.md
@@ -450,7 +450,7 @@ class Site:
         self.recorder.on = False
         if "/edit" in url or url.startswith("/deliveries/?") or url == "/deliveries/":
             rows = len(set(DELIVERY_LINK_RE.findall(text)))
-        elif url.startswith("/webhooks/"):
+        elif url.startswith("/webhooks/") or url == "/":
             rows = len(set(WEBHOOK_LINK_RE.findall(text)))
         else:
             rows = len(ATTEMPT_RE.findall(text))
@@ -500,6 +500,7 @@ def page_list(ids: dict, today: datetime) -> list[tuple[str, str]]:
     day = today.date()
     ten_to_five = f"from={day - timedelta(days=10)}&to={day - timedelta(days=5)}"
     return [
+        ("Dashboard (24 hours by hour and status, webhooks failing first)", "/"),
         ("Webhooks, first page (default sort)", "/webhooks/"),
         ("Webhooks, first page, sort=name", "/webhooks/?sort=name"),
         ("Webhooks, search “zapier”", "/webhooks/?q=zapier"),
@@ -607,6 +608,31 @@ def verdict(ok: bool) -> str:
 def values(parameters) -> list:
     """Statement parameters as a list, whether the driver took a sequence or a mapping."""
     return list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
+
+
+def short_values(parameters, limit: int = 60) -> str:
+    """The parameters as a list, the first ``limit`` of them (the dashboard binds 77)."""
+    listed = values(parameters)
+    if len(listed) <= limit:
+        return str(listed)
+    return f"{str(listed[:limit])[:-1]}, … {len(listed) - limit} more]"
+
+
+def short_plan(plan: list[str], limit: int = 80) -> list[str]:
+    """A plan of at most about ``limit`` lines: its start and its end (with the timings), the
+    middle left out (the dashboard's count of each hour repeats one step 77 times)."""
+    if len(plan) <= limit:
+        return plan
+    head, tail = limit // 2, 8
+    return [*plan[:head], f"… {len(plan) - head - tail} lines like those above …", *plan[-tail:]]
+
+
+def long_sql(statement: str, limit: int = 3000) -> str:
+    """The statement on one line; past ``limit`` characters, its start and its end."""
+    flat = " ".join(statement.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[: limit // 2]} … {len(flat) - limit // 2 - 500:,} characters … {flat[-500:]}"
 
 
 def short_sql(statement: str, limit: int = 160) -> str:
@@ -755,7 +781,7 @@ def report(
     lines += [
         "",
         "“rows shown”: deliveries linked from the page (lists and edit page), webhooks linked "
-        "(webhook list), attempts shown (detail page). The small set's W and Q have few or no "
+        "(webhook list and dashboard), attempts shown (detail page). The small set's W and Q have few or no "
         "deliveries, so their pages are short there. “runs with a full GC”: timed requests "
         "during which Python ran a generation-2 garbage collection (in this process, which also "
         f"runs the test client); over all pages such a run took {gc_extra:.0f} ms longer than "
@@ -775,7 +801,7 @@ def report(
         slowest = max(big.statements, key=lambda e: e[0], default=(0.0, "", ()))
         lines.append(
             f"| {big.label} | {len(big.statements)} | {total:.1f} ms | {slowest[0]:.1f} ms | "
-            f"`{short_sql(slowest[1])}` {values(slowest[2])} |"
+            f"`{short_sql(slowest[1])}` {short_values(slowest[2])} |"
         )
     lines += [
         "",
@@ -789,12 +815,12 @@ def report(
             f"### {title}",
             "",
             "```sql",
-            " ".join(statement.split()),
-            f"-- parameters: {values(parameters)}",
+            long_sql(statement),
+            f"-- parameters: {short_values(parameters)}",
             "```",
             "",
             "```",
-            *plan,
+            *short_plan(plan),
             "```",
             "",
         ]
@@ -917,6 +943,13 @@ def main() -> None:
             )
         for timing in results["large"]:
             if timing.url in ("/deliveries/", "/deliveries/?status=failed"):
+                continue
+            if timing.url == "/":  # the dashboard: every query of the delivery log
+                for number, entry in enumerate(
+                    (e for e in timing.statements if "FROM deliveries" in e[1]), start=1
+                ):
+                    title = f"{timing.label}: query {number} of deliveries ({entry[0]:.1f} ms)"
+                    plans.append((title, entry[1], entry[2], large.query_plan(entry[1], entry[2])))
                 continue
             entry = main_list_statement(timing) if timing.url.startswith("/deliveries/?") else None
             if entry is None:

@@ -6,10 +6,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, insert, select
 
-from tests.conftest import sqlite_only
-from webhooks.dashboard.queries import activity, hour_of
+from tests.conftest import post_form, sqlite_only
+from tests.engine_helpers import FakeClock, Script, expand, webhook_values, work
+from webhooks import dispatch
+from webhooks.dashboard.queries import activity
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook
 
@@ -197,31 +199,45 @@ def test_chart_is_described_for_screen_readers_and_has_a_table(app, admin, make_
 
 
 def test_hours_are_counted_in_utc_by_the_database(app):
-    """Each delivery lands in the hour of its UTC time, whatever the dialect writes."""
+    """Each delivery lands in the hour of its UTC time, to the microsecond, whatever the
+    dialect writes; those created after the current hour count by status only."""
     start = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    created = (
+        (timedelta(0), "succeeded"),
+        (timedelta(minutes=59, seconds=59, microseconds=999999), "failed"),
+        (timedelta(hours=1), "succeeded"),
+        (timedelta(hours=1, minutes=1), "test"),
+        (timedelta(hours=1, minutes=2), "failing"),
+        (timedelta(hours=2), "succeeded"),  # after the current hour: a clock ahead of this one
+        (-timedelta(hours=22, microseconds=1), "succeeded"),  # before the first hour of the day
+    )
     with app.app_context():
         webhook = Webhook(name="Shop", url="https://example.com/hook", event="payment_received")
         db.session.add(webhook)
         db.session.flush()
-        for minutes, status in ((0, "succeeded"), (59, "failed"), (60, "succeeded"), (61, "test")):
+        for after, status in created:
             db.session.add(
                 Delivery(
                     webhook_id=webhook.id,
                     event_type="payment_received",
                     body="{}",
                     status=status,
-                    created_at=start + timedelta(minutes=minutes),
+                    created_at=start + after,
                 )
             )
         db.session.commit()
-        hours = {
-            hour.start: (hour.succeeded, hour.failed)
-            for hour in activity(start + timedelta(hours=1, minutes=30)).hours
-        }
-        assert hours[start] == (1, 1)
-        assert hours[start + timedelta(hours=1)] == (1, 0)
-        first = select(hour_of(Delivery.created_at)).order_by(Delivery.id).limit(1)
-        assert db.session.scalar(first) == "2026-03-10 13"
+        day = activity(start + timedelta(hours=1, minutes=30))
+    hours = {hour.start: (hour.succeeded, hour.failed) for hour in day.hours}
+    assert day.since == start - timedelta(hours=22)
+    assert hours[start] == (1, 1)
+    assert hours[start + timedelta(hours=1)] == (1, 1)
+    assert sum(hour.total for hour in day.hours) == 4
+    assert {status: count for status, count in day.by_status.items() if count} == {
+        "succeeded": 3,
+        "failed": 1,
+        "failing": 1,
+        "test": 1,
+    }
 
 
 # ---------------------------------------------------------------- failing first
@@ -278,6 +294,104 @@ def test_webhooks_in_trouble_are_listed_first_with_links(app, admin, make_webhoo
     assert f'<a href="/webhooks/{healthy}/edit">Healthy</a>' in healthy_row
 
 
+def row_named(page: str, name: str) -> str:
+    rows = [row for row in attention_rows(page) if f">{name}</a>" in row]
+    assert len(rows) == 1, name
+    return rows[0]
+
+
+def names_listed(page: str) -> list[str]:
+    return [shown(re.search(r"<a [^>]*>(.*?)</a>", row).group(1)) for row in attention_rows(page)]
+
+
+@pytest.mark.embedded_engine
+def test_a_webhook_whose_deliveries_fail_is_failing_on_the_dashboard(
+    app, admin, receiver, make_webhook
+):
+    receiver.expect_request("/broken", method="POST").respond_with_handler(Script(500))
+    receiver.expect_request("/fine", method="POST").respond_with_handler(Script(200))
+    broken = make_webhook(name="Broken", url=receiver.url_for("/broken"))
+    make_webhook(name="Fine", url=receiver.url_for("/fine"))
+    with app.app_context():
+        dispatch("payment_received", {"payment_id": 7})
+    expand(app)
+
+    results = work(app, FakeClock())
+
+    assert sorted(result.ok for result in results) == [False, True]
+    assert webhook_values(app, broken)["failing_since"] is not None
+    page = dashboard(admin)
+    assert names_listed(page) == ["Broken", "Fine"]
+    row = row_named(page, "Broken")
+    assert 'class="health-failing"' in row
+    assert "Failing since" in shown(row) and "HTTP 500" in shown(row)
+    assert re.search(rf'<a href="/deliveries/\?webhook={broken}&amp;status=failed"[^>]*>1</a>', row)
+    assert 'class="health-active"' in row_named(page, "Fine")
+
+
+def test_a_failed_test_send_does_not_make_a_webhook_failing_on_the_dashboard(
+    app, admin, receiver, make_webhook
+):
+    receiver.expect_request("/hook", method="POST").respond_with_data("down", status=500)
+    tested = make_webhook(name="Tested", url=receiver.url_for("/hook"))
+    earlier = make_webhook(
+        name="Failed earlier",
+        last_delivery_ok=True,
+        last_delivery_at=datetime.now(UTC) - timedelta(hours=1),
+        last_delivery_summary="HTTP 200 OK in 9 ms",
+    )
+    add_deliveries(app, earlier, 2, ago=timedelta(hours=3), status="failed")
+
+    response = post_form(admin, f"/webhooks/{tested}/test", {}, f"/webhooks/{tested}/edit")
+
+    assert response.status_code == 302
+    assert len(receiver.log) == 1
+    values = webhook_values(app, tested)
+    assert values["last_delivery_ok"] is False and values["failing_since"] is None
+    page = dashboard(admin)
+    # Real failures first; the failed test is its webhook's last result, not a failure.
+    assert names_listed(page) == ["Failed earlier", "Tested"]
+    row = row_named(page, "Tested")
+    assert 'class="health-active"' in row and "Failing" not in shown(row)
+    assert "Test: HTTP 500" in shown(row)
+    assert 'class="health-failing"' not in page
+    # The list still says what the last send was: a test, and that it failed.
+    listing = admin.get("/webhooks/").get_data(as_text=True)
+    assert re.search(r'<span class="badge fail" title="Test: HTTP 500', listing)
+
+
+def test_an_inactive_webhook_is_not_failing_on_the_dashboard(app, admin, make_webhook):
+    now = datetime.now(UTC)
+    switched_off = make_webhook(
+        name="Switched off",
+        active=False,
+        failing_since=now - timedelta(hours=5),
+        last_delivery_ok=False,
+        last_delivery_at=now - timedelta(minutes=5),
+        last_delivery_summary="HTTP 500 Internal Server Error in 12 ms",
+    )
+    make_webhook(
+        name="Failing",
+        failing_since=now - timedelta(hours=2),
+        last_delivery_ok=False,
+        last_delivery_at=now - timedelta(hours=1),
+        last_delivery_summary="HTTP 500 Internal Server Error in 12 ms",
+    )
+    add_deliveries(app, switched_off, 3, ago=timedelta(hours=4), status="failed")
+
+    page = dashboard(admin)
+
+    assert names_listed(page) == ["Failing", "Switched off"]
+    row = row_named(page, "Switched off")
+    assert 'class="health-inactive"' in row and "Inactive" in shown(row)
+    assert "Failing" not in shown(row)
+    # Its failed deliveries are still counted.
+    assert re.search(
+        rf'<a href="/deliveries/\?webhook={switched_off}&amp;status=failed"[^>]*>3</a>', row
+    )
+    assert 'class="health-failing"' in row_named(page, "Failing")
+
+
 def test_the_list_is_short_and_says_how_many_webhooks_there_are(admin, make_webhook):
     for number in range(12):
         make_webhook(name=f"Hook {number:02}")
@@ -323,19 +437,97 @@ def test_the_dashboard_asks_the_same_few_queries_however_many_deliveries(app, ad
 
 
 @sqlite_only
-def test_delivery_figures_read_the_time_index(app, admin, make_webhook):
+def test_delivery_figures_read_only_the_days_index_entries(app, admin, make_webhook):
     make_webhook()
-    grouped = [
+    reads = [
         (statement, parameters)
         for statement, parameters in statements_run(app, admin)
-        if "GROUP BY" in statement and "FROM deliveries" in statement
+        if "FROM deliveries" in statement
     ]
-    assert len(grouped) == 2  # by hour and status; failures by webhook
+    assert len(reads) == 2  # by hour and status; failures by webhook
     with app.app_context():
-        for statement, parameters in grouped:
-            plan = (
-                db.session.connection()
+        for statement, parameters in reads:
+            plan = [
+                row[-1]
+                for row in db.session.connection()
                 .exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
                 .all()
-            )
-            assert any("ix_deliveries_created_at" in row[-1] for row in plan), plan
+                if "deliveries" in row[-1]
+            ]
+            assert plan, statement
+            for step in plan:
+                assert step.startswith(
+                    "SEARCH deliveries USING COVERING INDEX ix_deliveries_status_created_at "
+                    "(status=? AND created_at>?"
+                ), plan
+
+
+def vm_steps(app, client) -> int:
+    """How much work SQLite does to show the dashboard: its virtual machine's steps, in
+    thousands (a progress handler called every 1,000 steps), over every statement."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    def watch(conn, *_args):
+        conn.connection.driver_connection.set_progress_handler(count, 1000)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        dashboard(client)
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+        with app.app_context():
+            engine.dispose()
+    return steps
+
+
+def add_webhooks_with_failures(app, count: int) -> None:
+    """``count`` more webhooks, each with one delivery that failed an hour ago."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        first = (db.session.scalar(select(func.max(Webhook.id))) or 0) + 1
+        ids = range(first, first + count)
+        db.session.execute(
+            insert(Webhook),
+            [
+                {
+                    "id": id_,
+                    "name": f"Hook {id_}",
+                    "url": "https://example.com/hook",
+                    "event": "payment_received",
+                }
+                for id_ in ids
+            ],
+        )
+        db.session.execute(
+            insert(Delivery),
+            [
+                {
+                    "webhook_id": id_,
+                    "event_type": "payment_received",
+                    "body": "{}",
+                    "status": "failed",
+                    "created_at": now - timedelta(hours=1),
+                }
+                for id_ in ids
+            ],
+        )
+        db.session.commit()
+
+
+@sqlite_only
+def test_webhooks_with_failures_cost_the_dashboard_in_proportion_to_their_number(app, admin):
+    """Each webhook's failures are joined to it once: twice the webhooks with failures cost
+    about twice the work, not four times (every webhook reading every webhook's count)."""
+    add_webhooks_with_failures(app, 300)
+    few = vm_steps(app, admin)
+    add_webhooks_with_failures(app, 300)
+    many = vm_steps(app, admin)
+
+    assert many < 2.5 * few, (few, many)

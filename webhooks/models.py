@@ -263,6 +263,9 @@ class Delivery(db.Model):
         Index("ix_deliveries_webhook_id", "webhook_id", "id"),
         Index("ix_deliveries_status_id", "status", "id"),
         Index("ix_deliveries_event_type_id", "event_type", "id"),
+        # The dashboard: deliveries of a status created in an hour are counted from the index
+        # alone, and so are each webhook's failures of the last day.
+        Index("ix_deliveries_status_created_at", "status", "created_at", "webhook_id"),
         # The queue: deliveries still to send, by when they are due, with their webhook so a
         # claim can skip those of webhooks that are busy without reading the rows.
         Index(

@@ -1,16 +1,16 @@
-"""The dashboard's figures, each counted by the database in one aggregate query.
+"""The dashboard's figures, each counted by the database.
 
-The delivery figures read one range of the index on ``deliveries.created_at`` (the last 24
-hours) and group it by hour and status; the webhook figures read the webhooks table, which is
+The delivery figures read the last 24 hours of ``ix_deliveries_status_created_at`` (status,
+created_at, webhook_id) and nothing else of the delivery log, so their cost follows the day's
+deliveries, not how many the log keeps; the webhook figures read the webhooks table, which is
 small next to the delivery log. No query loads rows just to count them.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import case, func, literal_column, select
-from sqlalchemy.sql.elements import UnaryExpression
-from sqlalchemy.sql.operators import custom_op
+from sqlalchemy import Select, bindparam, case, func, literal, select, union_all
 
 from webhooks.extensions import db
 from webhooks.models import Delivery, DeliveryStatus, Webhook
@@ -72,48 +72,68 @@ class Activity:
         return sum(self.by_status.values())
 
 
-def hour_of(column):
-    """The UTC hour of a timestamp column as text, ``YYYY-MM-DD HH``, in the database. The
-    constants are written into the SQL, so that GROUP BY repeats the SELECT's expression
-    exactly (PostgreSQL insists)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        utc = func.timezone(literal_column("'UTC'"), column)
-        return func.to_char(utc, literal_column("'YYYY-MM-DD HH24'"))
-    # SQLite keeps UTC times as text, "2026-03-10 14:05:00.000000".
-    return func.strftime(literal_column("'%Y-%m-%d %H'"), column)
+# Statuses counted hour by hour for the chart; the others are counted over the whole day.
+CHARTED = (DeliveryStatus.SUCCEEDED, *FAILED_STATUSES)
+# What the day's statement counts, in the order of its columns: (status, n) for the deliveries
+# of that status created in hour n (0 to HOURS - 1), or after the current hour (n = HOURS, by
+# a clock ahead of this one); (status, None) over the whole day, for the statuses not charted.
+COUNTED = tuple(
+    (status, n)
+    for status in DeliveryStatus
+    for n in (range(HOURS + 1) if status in CHARTED else (None,))
+)
 
 
-def read_from_rows(column):
-    """On SQLite, ``+column``: the same value, which SQLite reads from the rows rather than
-    through the column's index, so that the range on ``created_at`` chooses what is read. Left
-    alone (it keeps no statistics) it would read every failure ever kept through the index on
-    ``status``, or the whole index on ``webhook_id`` to group without sorting."""
-    if db.session.get_bind().dialect.name != "sqlite":
-        return column
-    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
+def count_created(status: DeliveryStatus, start: str, end: str | None):
+    """Deliveries with ``status`` created from the time bound to ``start`` up to the one bound
+    to ``end`` (None: no end), as a scalar subquery: one range of
+    ``ix_deliveries_status_created_at``, counted from the index alone. Times are compared as
+    stored (UTC), so an hour's bounds are exactly its UTC hour."""
+    conditions = [Delivery.status == status, Delivery.created_at >= bindparam(start)]
+    if end is not None:
+        conditions.append(Delivery.created_at < bindparam(end))
+    return select(func.count()).select_from(Delivery).where(*conditions).scalar_subquery()
+
+
+def hour_bound(n: int) -> str:
+    """The parameter that holds the start of hour ``n`` (``HOURS``: the end of the last)."""
+    return f"hour_{n}"
+
+
+@cache
+def day_statement() -> Select:
+    """The counts of ``COUNTED``, one column each, in one statement. Built once: it is the same
+    every time but for the hours' bounds, which are its parameters."""
+    columns = []
+    for status, n in COUNTED:
+        if n is None:
+            columns.append(count_created(status, hour_bound(0), None))
+        else:
+            end = hour_bound(n + 1) if n < HOURS else None
+            columns.append(count_created(status, hour_bound(n), end))
+    return select(*columns)
 
 
 def activity(now: datetime) -> Activity:
-    """Deliveries by hour and by status since the start of the hour ``HOURS - 1`` hours ago."""
+    """Deliveries by hour and by status since the start of the hour ``HOURS - 1`` hours ago.
+
+    One statement of a count per status and hour: each reads only the index entries it counts,
+    so the cost follows the day's deliveries and not the whole log, and nothing is computed per
+    row (no grouping by a formatted hour). Deliveries created after the current hour (by a
+    clock ahead of this one) count in ``by_status`` only."""
     since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     hours = [Hour(since + timedelta(hours=n)) for n in range(HOURS)]
-    by_key = {hour.start.strftime("%Y-%m-%d %H"): hour for hour in hours}
-    bucket = hour_of(Delivery.created_at).label("hour")
-    rows = db.session.execute(
-        select(bucket, Delivery.status, func.count())
-        .where(Delivery.created_at >= since)
-        .group_by(bucket, Delivery.status)
-    ).all()
+    bounds = {hour_bound(n): since + timedelta(hours=n) for n in range(HOURS + 1)}
+    counts = db.session.execute(day_statement(), bounds).one()
     by_status: dict[str, int] = {}
-    for key, status, count in rows:
+    for (status, n), count in zip(COUNTED, counts, strict=True):
         by_status[status] = by_status.get(status, 0) + count
-        hour = by_key.get(key)
-        if hour is None:  # created in the future, by a clock ahead of this one
+        if n is None or n == HOURS:
             continue
         if status == DeliveryStatus.SUCCEEDED:
-            hour.succeeded += count
-        elif status in FAILED_STATUSES:
-            hour.failed += count
+            hours[n].succeeded += count
+        else:
+            hours[n].failed += count
     return Activity(since=since, hours=hours, by_status=by_status)
 
 
@@ -124,45 +144,71 @@ class WebhookHealth:
 
     @property
     def state(self) -> str:
-        """disabled, down, failing, inactive or active: the first that applies."""
-        if self.webhook.disabled_at is not None:
+        """disabled, down, failing, inactive or active: the first that applies.
+
+        Failing means that real deliveries are failing now (``failing_since``, which only
+        deliveries set and clear), on an active webhook: not a failed Send Test Event (it also
+        writes ``last_delivery_ok``, for the list and the webhook's page), and not a webhook that
+        an admin switched off."""
+        webhook = self.webhook
+        if webhook.disabled_at is not None:
             return "disabled"
-        if self.webhook.down_since is not None and self.webhook.active:
+        if webhook.active and webhook.down_since is not None:
             return "down"
-        if self.webhook.failing_since is not None or self.webhook.last_delivery_ok is False:
+        if webhook.active and webhook.failing_since is not None:
             return "failing"
-        return "active" if self.webhook.active else "inactive"
+        return "active" if webhook.active else "inactive"
 
 
 def webhooks_by_health(since: datetime, limit: int = ATTENTION_LIMIT) -> list[WebhookHealth]:
-    """Up to ``limit`` webhooks, those in trouble first: disabled by the system, failing now,
-    whose last delivery failed, with failed deliveries since ``since``; then the others, most
-    recently used first."""
-    webhook_id = read_from_rows(Delivery.webhook_id)
+    """Up to ``limit`` webhooks, those in trouble first: disabled by the system, down or failing
+    now, with failed deliveries since ``since``; then the others, most recently used first.
+
+    The failures are counted per webhook from ``ix_deliveries_status_created_at`` alone, and
+    joined to their webhooks by primary key; the webhooks without failures are the others (NOT
+    IN the counted ones). A LEFT JOIN of every webhook to the counts would make SQLite, which
+    builds no index on them, read all the counts once per webhook."""
     recent = (
-        select(webhook_id.label("webhook_id"), func.count().label("failures"))
-        .where(Delivery.created_at >= since, read_from_rows(Delivery.status).in_(FAILED_STATUSES))
-        .group_by(webhook_id)
-        .subquery()
+        select(Delivery.webhook_id, func.count().label("failures"))
+        .where(Delivery.status.in_(FAILED_STATUSES), Delivery.created_at >= since)
+        .group_by(Delivery.webhook_id)
+        .cte("recent")
     )
-    failures = func.coalesce(recent.c.failures, 0)
+    columns = (
+        Webhook.id,
+        Webhook.active,
+        Webhook.disabled_at,
+        Webhook.down_since,
+        Webhook.failing_since,
+        Webhook.last_delivery_at,
+    )
+    ranked = union_all(
+        select(*columns, recent.c.failures).join_from(
+            recent, Webhook, Webhook.id == recent.c.webhook_id
+        ),
+        select(*columns, literal(0).label("failures")).where(
+            Webhook.id.not_in(select(recent.c.webhook_id))
+        ),
+    ).subquery("ranked")
+    active = ranked.c.active.is_(True)
     rank = case(
-        (Webhook.disabled_at.is_not(None), 0),
-        (Webhook.down_since.is_not(None) & Webhook.active.is_(True), 1),
-        (Webhook.failing_since.is_not(None), 1),
-        (Webhook.last_delivery_ok.is_(False), 2),
-        (failures > 0, 3),
-        else_=4,
+        (ranked.c.disabled_at.is_not(None), 0),
+        (active & ranked.c.down_since.is_not(None), 1),
+        (active & ranked.c.failing_since.is_not(None), 1),
+        (ranked.c.failures > 0, 2),
+        else_=3,
     )
-    rows = db.session.execute(
-        select(Webhook, failures)
-        .outerjoin(recent, recent.c.webhook_id == Webhook.id)
+    top = db.session.execute(
+        select(ranked.c.id, ranked.c.failures)
         .order_by(
             rank,
-            failures.desc(),
-            Webhook.last_delivery_at.desc().nulls_last(),
-            Webhook.id.desc(),
+            ranked.c.failures.desc(),
+            ranked.c.last_delivery_at.desc().nulls_last(),
+            ranked.c.id.desc(),
         )
         .limit(limit)
     ).all()
-    return [WebhookHealth(webhook, count) for webhook, count in rows]
+    webhooks = db.session.scalars(select(Webhook).where(Webhook.id.in_([row.id for row in top])))
+    by_id = {webhook.id: webhook for webhook in webhooks}
+    # One deleted in between (PostgreSQL reads each statement's own snapshot) is left out.
+    return [WebhookHealth(by_id[row.id], row.failures) for row in top if row.id in by_id]
