@@ -6,7 +6,7 @@ the delivery log. Building it reads the deliveries once (about a second per mill
 to the table wait meanwhile.
 
 Revision ID: 3e727be8f540
-Revises: c3f1a7d2e8b5
+Revises: d5a8e1f3b7c2
 Create Date: 2026-12-05 11:50:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3e727be8f540'
-down_revision = 'c3f1a7d2e8b5'
+down_revision = 'd5a8e1f3b7c2'
 branch_labels = None
 depends_on = None
 
