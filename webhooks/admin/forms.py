@@ -42,13 +42,17 @@ class Rule:
     value, and the rule's message is the field's error."""
 
     def __init__(self, rule: Callable[[Any], Any], *, required: bool = False) -> None:
-        self.rule = rule
+        self.rule, self.required = rule, required
         # Rendered as the input's ``required`` attribute.
         self.field_flags = {"required": True} if required else {}
 
     def __call__(self, form, field) -> None:
+        value = field.data
+        if self.required and not (field.raw_data and field.raw_data[0]):
+            # Not posted: the rule judges nothing, not the value the form was filled with.
+            value = None
         try:
-            field.data = self.rule(field.data)
+            field.data = self.rule(value)
         except rules.RuleError as error:
             raise ValidationError(error.message) from error
 
@@ -116,7 +120,7 @@ class WebhookForm(PostedForm):
     max_in_flight = IntegerField(
         _l("Requests at once"),
         default=DEFAULT_MAX_IN_FLIGHT,
-        # Left empty, it is the default.
+        # Left empty, it is the default (rules.max_in_flight).
         validators=[Rule(rules.max_in_flight)],
         invalid_value_message=_l("Enter a whole number from 1 to 1000."),
         render_kw={"min": MAX_IN_FLIGHT_RANGE[0], "max": MAX_IN_FLIGHT_RANGE[1]},
