@@ -20,6 +20,7 @@ from pydantic import (
     PlainSerializer,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
     field_validator,
 )
 from pydantic_core import PydanticCustomError, core_schema
@@ -220,21 +221,10 @@ Headers = Annotated[
 # ---------------------------------------------------------------- webhooks
 
 
-class WebhookChanges(Input):
-    """Any of the webhook's fields; those left out keep their values."""
+class _WebhookFields(Input):
+    """What a new webhook and a change to one share."""
 
-    model_config = ConfigDict(json_schema_extra=_schema_without_defaults)
-
-    name: Name = None
-    url: Url = None
-    event: EventSlug = None
-    payload_format: PayloadFormat = None
-    active: Active = None
-    max_in_flight: MaxInFlight = None
-    rate_limit: RateLimit = None
-    headers: Headers = None
-
-    @field_validator("headers")
+    @field_validator("headers", check_fields=False)
     @classmethod
     def _merged_with_the_stored_ones(cls, given: dict, info: ValidationInfo) -> dict[str, str]:
         """The headers to store; null keeps the value stored under that name, which the
@@ -245,28 +235,47 @@ class WebhookChanges(Input):
         except rules.RuleError as error:
             raise refused(str(error)) from error
 
+    def values(self) -> dict[str, Any]:
+        """Every member, checked and cleaned, defaults included."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
     def changes(self) -> dict[str, Any]:
         """The members the client sent, checked and cleaned."""
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
-class WebhookInput(WebhookChanges):
-    """A new webhook, checked by the same rules as the admin site's form."""
+class _WithoutDefaults(_WebhookFields):
+    model_config = ConfigDict(json_schema_extra=_schema_without_defaults)
 
-    model_config = ConfigDict(json_schema_extra=None)
 
-    name: Name
-    url: Url
-    event: EventSlug
-    payload_format: PayloadFormat = "standard"
-    active: Active = True
-    max_in_flight: MaxInFlight = DEFAULT_MAX_IN_FLIGHT
-    rate_limit: RateLimit = None
-    headers: Headers = None
-
-    def values(self) -> dict[str, Any]:
-        """Every field of the new webhook, defaults included."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+# A webhook as a client writes it, declared once: each member's type (which applies its rule)
+# and its value when a new webhook leaves it out (``...``: required). The API's names are the
+# columns' names. WebhookInput (create) and WebhookChanges (PATCH: every member optional,
+# only those sent are checked) are both made from it.
+WEBHOOK_INPUT: dict[str, tuple[Any, Any]] = {
+    "name": (Name, ...),
+    "url": (Url, ...),
+    "event": (EventSlug, ...),
+    "payload_format": (PayloadFormat, "standard"),
+    "active": (Active, True),
+    "max_in_flight": (MaxInFlight, DEFAULT_MAX_IN_FLIGHT),
+    "rate_limit": (RateLimit, None),
+    "headers": (Headers, None),
+}
+WebhookInput = create_model(
+    "WebhookInput",
+    __base__=_WebhookFields,
+    __doc__="A new webhook, checked by the same rules as the admin site's form.",
+    __module__=__name__,
+    **WEBHOOK_INPUT,
+)
+WebhookChanges = create_model(
+    "WebhookChanges",
+    __base__=_WithoutDefaults,
+    __doc__="Any of the webhook's fields; those left out keep their values.",
+    __module__=__name__,
+    **{name: (kind, None) for name, (kind, _default) in WEBHOOK_INPUT.items()},
+)
 
 
 class Secret(Shape):
