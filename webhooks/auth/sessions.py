@@ -11,6 +11,8 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webhooks.numbers import plain_digits
+
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -19,7 +21,7 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
 def trusted_proxies(app: Flask) -> int:
     value = app.config["TRUSTED_PROXIES"]
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and plain_digits(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"TRUSTED_PROXIES must be a whole number of proxies, not {value!r}")

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from webhooks.numbers import plain_digits
+
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 24 * 3600
 
@@ -31,7 +33,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if plain_digits(value):
         seconds = float(value)
     else:
         try:
