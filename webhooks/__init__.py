@@ -51,12 +51,14 @@ def configure(app: Flask, test_config: dict | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     else:
         app.config.from_mapping(test_config)
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # SQL parameters are payloads, emails and secrets: never in an error message or a log.
+    options["hide_parameters"] = True
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A writer waits up to 30 s for SQLite's lock (another process writing) before the
         # request fails with 503, unless the settings say otherwise.
-        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
