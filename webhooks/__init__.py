@@ -12,6 +12,7 @@ from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
 from webhooks.extensions import csrf, db, limiter, login_manager, migrate
 from webhooks.outbox import EventError, dispatch
+from webhooks.private_files import keep_database_private, sqlite_database_file, write_private
 from webhooks.version import __version__
 from webhooks.worker import engine
 
@@ -59,6 +60,9 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # request fails with 503, unless the settings say otherwise.
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if (database := sqlite_database_file(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
+        # Flask-SQLAlchemy reads a relative SQLite path from the instance folder.
+        keep_database_private(Path(app.instance_path) / database)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
 
@@ -68,8 +72,7 @@ def instance_secret_key(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private(path, key)
     return key
 
 
