@@ -63,5 +63,7 @@ def test_a_receivers_retry_after_in_unicode_digits_is_ignored(value):
 def test_a_setting_in_unicode_digits_is_refused_with_its_name(app):
     app.config["TRUSTED_PROXIES"] = "²"
 
-    with pytest.raises(ValueError, match="TRUSTED_PROXIES must be a whole number"):
+    with pytest.raises(
+        ValueError, match="WEBHOOKS_TRUSTED_PROXIES: .². is not a number of proxies"
+    ):
         trusted_proxies(app)

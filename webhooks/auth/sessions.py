@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhooks.numbers import plain_digits
+from webhooks.settings import SettingError
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
@@ -24,7 +25,9 @@ def trusted_proxies(app: Flask) -> int:
     if isinstance(value, str) and plain_digits(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"TRUSTED_PROXIES must be a whole number of proxies, not {value!r}")
+        raise SettingError(
+            "TRUSTED_PROXIES", value, "is not a number of proxies", "a whole number, such as 0 or 1"
+        )
     return value
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from webhooks.delivery.special_ranges import embedded_ipv4, special_kind
+from webhooks.settings import SettingError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -33,7 +34,7 @@ class RecipientUnresolvable(RecipientError):
 
 
 def parse_networks(setting: str | Iterable[str]) -> tuple[IPNetwork, ...]:
-    """CIDR ranges from a comma-separated setting; a bad entry raises ``ValueError`` naming it."""
+    """CIDR ranges from a comma-separated setting; a bad entry raises ``SettingError`` naming it."""
     items = setting.split(",") if isinstance(setting, str) else list(setting)
     networks = []
     for item in (part.strip() for part in items):
@@ -42,7 +43,12 @@ def parse_networks(setting: str | Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError as error:
-            raise ValueError(f"WEBHOOKS_ALLOWED_NETWORKS: {item!r} is not a CIDR range") from error
+            raise SettingError(
+                "ALLOWED_NETWORKS",
+                item,
+                "is not a CIDR range",
+                "comma-separated CIDR ranges, such as 127.0.0.0/8,10.0.0.0/8",
+            ) from error
     return tuple(networks)
 
 
