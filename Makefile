@@ -37,7 +37,14 @@ webhooks/translations/%/LC_MESSAGES/messages.mo: webhooks/translations/%/LC_MESS
 
 install: $(VENV)/.installed $(TRANSLATIONS)
 
-install-test: install $(VENV)/.installed-test
+# axe-core for the browser tests' accessibility checks, from npm at the locked version.
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	npm ci --prefix tests/browser/axe --no-audit --no-fund --silent
+	touch $@
+
+install-test: install $(VENV)/.installed-test $(AXE)
 
 db: install
 	$(FLASK) db upgrade
@@ -60,4 +67,4 @@ soak: install-test
 	$(BIN)/pytest -m soak tests/soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info tests/browser/axe/node_modules

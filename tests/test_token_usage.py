@@ -14,7 +14,7 @@ from webhooks.extensions import db
 from webhooks.models import Event
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-COMMAND_RE = re.compile(r'<pre id="usage-example">(.*?)</pre>', re.S)
+COMMAND_RE = re.compile(r'<pre id="usage-example"[^>]*>(.*?)</pre>', re.S)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_the_token_pages_command_reads_the_token_from_the_shell(app, live_server
         data={"csrf_token": CSRF_RE.search(form).group(1), "name": "platform", "scope": "full"},
         timeout=10,
     ).text
-    token = re.search(r'<pre id="plain-token">(whk_[^<]+)</pre>', created).group(1)
+    token = re.search(r'<pre id="plain-token"[^>]*>(whk_[^<]+)</pre>', created).group(1)
     command = shown_command(browser.get(f"{live_server}/tokens/", timeout=10).text)
     assert "$WEBHOOKS_TOKEN" in command and token not in command
 

@@ -13,7 +13,7 @@ from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.tokens import create_token
 
-PLAIN_RE = re.compile(r'<pre id="plain-token">([^<]+)</pre>')
+PLAIN_RE = re.compile(r'<pre id="plain-token"[^>]*>([^<]+)</pre>')
 FLASH_RE = re.compile(
     r'<div class="flash flash-(\w+)"[^>]*>\s*<strong>[^<]*</strong>(.*?)</div>', re.S
 )
@@ -124,7 +124,7 @@ def test_empty_page_offers_the_form_and_explains_how_to_use_a_token(admin):
     usage = text(page)
     assert "export WEBHOOKS_TOKEN=whk_…" in usage
     assert (
-        'curl -H "Authorization: Bearer $WEBHOOKS_TOKEN" -H \'Content-Type: application/json\' '
+        "curl -H \"Authorization: Bearer $WEBHOOKS_TOKEN\" -H 'Content-Type: application/json' "
         '\\ -d \'{"type":"payment_received","data":{'
     ) in usage
     assert usage.split("}}' \\ ", 1)[1].startswith("http://localhost/api/v1/events")
@@ -182,7 +182,7 @@ def test_creating_shows_the_token_once_and_stores_only_its_hash(app, admin):
     assert plain.startswith("whk_") and len(plain) > 40
     assert page.count(plain) == 2  # the token itself, and in the command ready to paste
     assert "It will not be shown again" in page
-    assert 'data-copy-target="plain-token">Copy</button>' in page
+    assert 'data-copy-target="plain-token" aria-label="Copy the token">Copy</button>' in page
     assert "no-store" in response.headers["Cache-Control"]
     assert "Token “Billing system” created" in html.unescape(page)
 
