@@ -1,6 +1,8 @@
-# make run  — set up everything on first use, then serve the admin site, with its delivery
-#             worker as a process of its own beside it (Procfile, run by honcho; Ctrl-C stops both)
-# make test — set up everything on first use, then lint and run the whole test suite
+# make run  — set up what running needs on first use, then serve the admin site, with its
+#             delivery worker as a process of its own beside it (Procfile, run by honcho;
+#             Ctrl-C stops both)
+# make test — set up everything on first use, the test toolchain too, then lint and run the
+#             whole test suite
 # make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
 #             receivers while workers are killed; not part of `make test`
 
@@ -11,12 +13,18 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test soak lint install db clean
+.PHONY: run test soak lint install install-test db clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
+# What running needs; the test toolchain (pytest, Playwright, schemathesis, ruff, ...) only
+# for `make test`.
 $(VENV)/.installed: $(BIN)/activate setup.cfg constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
@@ -29,22 +37,34 @@ webhooks/translations/%/LC_MESSAGES/messages.mo: webhooks/translations/%/LC_MESS
 
 install: $(VENV)/.installed $(TRANSLATIONS)
 
+# axe-core for the browser tests' accessibility checks, from npm at the locked version.
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	npm ci --prefix tests/browser/axe --no-audit --no-fund --silent
+	touch $@
+
+install-test: install $(VENV)/.installed-test $(AXE)
+
 db: install
 	$(FLASK) db upgrade
 
-run: db
+# A busy port is said in one line before anything is announced.
+run: install
+	@$(BIN)/python -m webhooks.port_check $(HOST) $(PORT)
+	$(FLASK) db upgrade
 	$(FLASK) admin bootstrap
 	@echo "Serving the admin site on http://$(HOST):$(PORT)/, its delivery worker beside it (Ctrl-C stops both)"
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/pytest
 
-soak: install
+soak: install-test
 	$(BIN)/pytest -m soak tests/soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info tests/browser/axe/node_modules

@@ -16,6 +16,8 @@ SHARED_MEMORY = "/dev/shm"  # noqa: S108
 if os.path.isdir(SHARED_MEMORY):
     worker_tmp_dir = SHARED_MEMORY
 accesslog = "-"
+# No Basic user name and no credential-shaped query value in the access log.
+logger_class = "webhooks.access_log.CredentialFreeLogger"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,3 +1,3 @@
-from webhooks import create_app
+from webhooks import create_process_app
 
-app = create_app()
+app = create_process_app()

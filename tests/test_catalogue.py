@@ -204,14 +204,17 @@ def assert_page_lists_every_event(page: str) -> None:
         assert f"<code>{event.slug}</code>" in summary
         assert f"<strong>{event.name}</strong>" in summary
         assert event.description in summary
-        pre = re.search(rf'<pre id="payload-{event.slug}">(.*?)</pre>', block, re.S)
+        pre = re.search(rf'<pre id="payload-{event.slug}"[^>]*>(.*?)</pre>', block, re.S)
         assert pre, f"no payload for {event.slug}"
         text = html.unescape(re.sub(r"<[^>]+>", "", pre.group(1)))  # highlighted JSON's text
         assert text.startswith('{\n  "type": '), "payload is not pretty-printed"
         payload = json.loads(text)
         assert payload["type"] == event.slug
         assert payload["data"] == event.sample_data()
-        assert f'data-copy-target="payload-{event.slug}">Copy</button>' in block
+        assert (
+            f'data-copy-target="payload-{event.slug}" aria-label="Copy the {event.name} payload">'
+            "Copy</button>"
+        ) in block
 
 
 def test_events_page_lists_every_event_with_pretty_payload(admin):

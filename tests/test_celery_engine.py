@@ -132,7 +132,9 @@ def test_redelivery_and_retry_all_failed_announce_work_after_the_commit(
 
 def test_an_unknown_queue_stops_the_app(config):
     config["QUEUE"] = "rabbit"
-    with pytest.raises(ValueError, match="QUEUE must be one of embedded, celery"):
+    with pytest.raises(
+        ValueError, match="WEBHOOKS_QUEUE: .rabbit. is not one of embedded, celery; expected"
+    ):
         create_app(config)
 
 

@@ -357,7 +357,9 @@ def test_a_failed_test_send_does_not_make_a_webhook_failing_on_the_dashboard(
     assert 'class="health-failing"' not in page
     # The list still says what the last send was: a test, and that it failed.
     listing = admin.get("/webhooks/").get_data(as_text=True)
-    assert re.search(r'<span class="badge fail" title="Test: HTTP 500', listing)
+    assert re.search(
+        r'<span class="badge fail result"><span aria-hidden="true">✗</span> Test: HTTP 500', listing
+    )
 
 
 def test_an_inactive_webhook_is_not_failing_on_the_dashboard(app, admin, make_webhook):

@@ -56,9 +56,7 @@ def test_a_slow_dns_lookup_ends_the_attempt_at_the_deadline(app, make_webhook, s
     assert row["status"] == "failing"
 
 
-def test_send_test_event_ends_a_slow_dns_lookup_at_the_deadline(
-    app, admin, make_webhook, slow_dns
-):
+def test_send_test_event_ends_a_slow_dns_lookup_at_the_deadline(app, admin, make_webhook, slow_dns):
     webhook_id = make_webhook(url=f"http://{SLOW_NAME}/hook")
     edit = f"/webhooks/{webhook_id}/edit"
 

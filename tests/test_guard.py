@@ -391,3 +391,96 @@ def test_signed_headers_with_two_secrets_verify_with_each():
         SWWebhook(new_signing_secret()).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         SWWebhook(old).verify(body + " ", headers)  # a changed body no longer verifies
+
+
+# ---------------------------------------------------------------- special-purpose ranges
+
+# One address inside each range of IANA's IPv4 and IPv6 Special-Purpose Address Registries,
+# written out here rather than read from the guard's own table.
+IANA_SPECIAL_PURPOSE = [
+    "0.1.2.3",
+    "10.9.8.7",
+    "100.100.0.1",
+    "127.0.0.53",
+    "169.254.1.1",
+    "172.20.0.1",
+    "192.0.0.9",  # marked globally reachable, refused all the same
+    "192.0.0.170",
+    "192.0.2.10",
+    "192.31.196.1",
+    "192.52.193.1",
+    "192.88.99.1",
+    "192.168.10.10",
+    "192.175.48.1",
+    "198.19.255.1",
+    "198.51.100.7",
+    "203.0.113.99",
+    "240.1.2.3",
+    "255.255.255.255",
+    "::",
+    "::1",
+    "64:ff9b:1::1",
+    "100::1",
+    "100:0:0:1::1",
+    "2001::1",  # Teredo
+    "2001:1::1",
+    "2001:2::1",
+    "2001:3::1",
+    "2001:4:112::1",
+    "2001:20::1",
+    "2001:30::1",
+    "2001:db8:1::1",
+    "2002:808:808::1",  # 6to4 of a public address: through a public relay
+    "2620:4f:8000::1",
+    "3fff::1",
+    "5f00::1",
+    "fc00::1",
+    "fd12::1",
+    "fe80::1:2",
+    "fec0::1",
+]
+
+
+@pytest.mark.parametrize("address", IANA_SPECIAL_PURPOSE)
+def test_guard_refuses_every_special_purpose_range(address):
+    reason = RecipientGuard().blocked_reason(ipaddress.ip_address(address))
+
+    assert reason is not None
+    assert reason.startswith(("a ", "an ", "not "))
+
+
+def test_ipv6_site_local_is_refused_by_name():
+    reason = RecipientGuard().blocked_reason(ipaddress.ip_address("fec0::1"))
+
+    assert reason == "a site-local address"
+    with pytest.raises(RecipientBlocked, match=r"fec0::1 is a site-local address"):
+        RecipientGuard().check_url("http://[fec0::1]/hook")
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("64:ff9b::808:808", None),  # NAT64 of 8.8.8.8 (DNS64 on an IPv6-only host)
+        ("64:ff9b::5db8:d822", None),  # NAT64 of 93.184.216.34
+        ("64:ff9b::7f00:1", "a loopback address"),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:1", "a private address"),  # NAT64 of 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", "a link-local address"),  # NAT64 of the cloud metadata address
+        ("::ffff:8.8.8.8", None),
+    ],
+)
+def test_an_embedded_ipv4_address_is_judged_by_the_address_it_reaches(address, words):
+    assert RecipientGuard().blocked_reason(ipaddress.ip_address(address)) == words
+
+
+def test_an_allowed_ipv4_range_does_not_open_its_6to4_form():
+    guard = RecipientGuard(parse_networks("10.0.0.0/8"))
+
+    assert guard.blocked_reason(ipaddress.ip_address("10.0.0.1")) is None
+    assert guard.blocked_reason(ipaddress.ip_address("::ffff:10.0.0.1")) is None
+    assert guard.blocked_reason(ipaddress.ip_address("2002:a00:1::")) == "a private address"
+    assert (
+        RecipientGuard(parse_networks("2002::/16")).blocked_reason(
+            ipaddress.ip_address("2002:a00:1::")
+        )
+        is None
+    )

@@ -13,7 +13,7 @@ from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.tokens import create_token
 
-PLAIN_RE = re.compile(r'<pre id="plain-token">([^<]+)</pre>')
+PLAIN_RE = re.compile(r'<pre id="plain-token"[^>]*>([^<]+)</pre>')
 FLASH_RE = re.compile(
     r'<div class="flash flash-(\w+)"[^>]*>\s*<strong>[^<]*</strong>(.*?)</div>', re.S
 )
@@ -122,11 +122,12 @@ def test_empty_page_offers_the_form_and_explains_how_to_use_a_token(admin):
     assert '<option selected value="full">Full access</option>' in page
     assert '<option value="read">Read only</option>' in page
     usage = text(page)
+    assert "export WEBHOOKS_TOKEN=whk_…" in usage
     assert (
-        'curl -H "Authorization: Bearer <token>" -H "Content-Type: application/json" '
-        '\\ -d \'{"type":"payment_received","data":{...}}\' \\ '
-        "http://localhost/api/v1/events"
+        "curl -H \"Authorization: Bearer $WEBHOOKS_TOKEN\" -H 'Content-Type: application/json' "
+        '\\ -d \'{"type":"payment_received","data":{'
     ) in usage
+    assert usage.split("}}' \\ ", 1)[1].startswith("http://localhost/api/v1/events")
     assert "401 Unauthorized" in usage
 
 
@@ -179,9 +180,9 @@ def test_creating_shows_the_token_once_and_stores_only_its_hash(app, admin):
     page = response.get_data(as_text=True)
     plain = plain_token(response)
     assert plain.startswith("whk_") and len(plain) > 40
-    assert page.count(plain) == 1
+    assert page.count(plain) == 2  # the token itself, and in the command ready to paste
     assert "It will not be shown again" in page
-    assert 'data-copy-target="plain-token">Copy</button>' in page
+    assert 'data-copy-target="plain-token" aria-label="Copy the token">Copy</button>' in page
     assert "no-store" in response.headers["Cache-Control"]
     assert "Token “Billing system” created" in html.unescape(page)
 

@@ -18,7 +18,7 @@ PLACEHOLDER = "whsec_…"
 
 
 def snippet(page: str, element_id: str) -> str:
-    found = re.search(rf'<pre id="{element_id}">(.*?)</pre>', page, re.S)
+    found = re.search(rf'<pre id="{element_id}"[^>]*>(.*?)</pre>', page, re.S)
     assert found, f"no {element_id} snippet on the page"
     return html.unescape(found.group(1))
 

@@ -102,7 +102,9 @@ def test_add_page_shows_payload_preview_with_copy_button(admin):
     assert preview
     payload = json.loads(shown_text(preview.group(1)))
     assert payload["type"] == "payment_received"
-    assert 'data-copy-target="payload-preview">Copy</button>' in page
+    assert (
+        'data-copy-target="payload-preview" aria-label="Copy the payload preview">Copy</button>'
+    ) in page
 
 
 def test_creating_a_webhook_stores_it_and_opens_its_edit_page(app, admin):
@@ -278,7 +280,9 @@ def test_edit_page_shows_test_button_preview_secret_times_and_deliveries(app, ad
     assert '"type": "payment_received"' in preview_text
     assert '"payment_total"' in preview_text
     assert json.loads(preview_text)["data"]["payment_total"] == "$29.00"
-    assert 'data-copy-target="payload-preview">Copy</button>' in page
+    assert (
+        'data-copy-target="payload-preview" aria-label="Copy the payload preview">Copy</button>'
+    ) in page
 
     # Times: how long ago, in a <time> with the moment, whose title and text give it exactly.
     for label, moment in (("Created", webhook.created_at), ("Updated", webhook.updated_at)):

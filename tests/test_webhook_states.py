@@ -283,14 +283,14 @@ def test_disabled_webhook_is_shown_with_its_reason_and_a_re_enable_button(admin,
     )
 
 
-def test_long_reason_is_shortened_in_the_list_but_complete_in_the_tooltip(admin, make_webhook):
+def test_a_long_reason_is_shown_whole_in_the_list_without_hovering(admin, make_webhook):
     reason = "Every attempt failed for 5 days; the last: " + "connection refused " * 10
     make_webhook(
         name="Long", active=False, disabled_at=datetime.now(UTC), disabled_reason=reason.strip()
     )
     row = table_row(page_of(admin, "/webhooks/"), "Long")
-    assert f'title="{reason.strip()}"' in html.unescape(row)
-    assert re.search(r'<small class="disabled-reason"[^>]*>[^<]{59}…</small>', row)
+    assert f'<small class="disabled-reason">{reason.strip()}</small>' in html.unescape(row)
+    assert f"{reason.strip()[:59]}…" not in row
 
 
 @pytest.mark.parametrize("path", ["/webhooks/", "edit", "/webhooks/new", "/events/", "/tokens/"])

@@ -2,20 +2,33 @@
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from flask import Flask
 
-from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
+from webhooks import (
+    commands,
+    errors,
+    event_writer,
+    i18n,
+    routing,
+    security_headers,
+    settings,
+    templating,
+)
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
+from webhooks.delivery.guard import parse_networks
 from webhooks.extensions import csrf, db, limiter, login_manager, migrate
 from webhooks.outbox import EventError, dispatch
+from webhooks.private_files import keep_database_private, sqlite_database_file, write_private
 from webhooks.version import __version__
 from webhooks.worker import engine
+from webhooks.worker.retry import parse_schedule
 
-__all__ = ["EventError", "__version__", "create_app", "dispatch"]
+__all__ = ["EventError", "__version__", "create_app", "create_process_app", "dispatch"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +53,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def create_process_app() -> Flask:
+    """The app of a server, worker or command process: a mistyped setting ends the process
+    with one line naming it and the form it expects, instead of a traceback."""
+    try:
+        return create_app()
+    except settings.SettingError as error:
+        sys.exit(f"Setting error: {error}")
+
+
 def configure(app: Flask, test_config: dict | None) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(DEFAULTS)
@@ -51,14 +73,27 @@ def configure(app: Flask, test_config: dict | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     else:
         app.config.from_mapping(test_config)
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    # SQL parameters are payloads, emails and secrets: never in an error message or a log.
+    options["hide_parameters"] = True
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A writer waits up to 30 s for SQLite's lock (another process writing) before the
         # request fails with 503, unless the settings say otherwise.
-        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if (database := sqlite_database_file(app.config["SQLALCHEMY_DATABASE_URI"])) is not None:
+        # Flask-SQLAlchemy reads a relative SQLite path from the instance folder.
+        keep_database_private(Path(app.instance_path) / database)
+    check_settings(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path) / "secret_key")
+
+
+def check_settings(config) -> None:
+    """Every setting readable in the form it expects, or a ``SettingError`` naming it."""
+    settings.check(config)
+    parse_networks(config["ALLOWED_NETWORKS"])
+    parse_schedule(config["RETRY_SCHEDULE"])
 
 
 def instance_secret_key(path: Path) -> str:
@@ -66,8 +101,7 @@ def instance_secret_key(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private(path, key)
     return key
 
 

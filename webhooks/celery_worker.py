@@ -7,10 +7,10 @@ prefork) runs a delivery dispatcher, started and stopped with the process. `flas
 the same in one process.
 """
 
-from webhooks import create_app
+from webhooks import create_process_app
 from webhooks.worker.celery_engine import host_dispatchers
 
-flask_app = create_app()  # not named `app`: `celery -A` would take it for the Celery app
+flask_app = create_process_app()  # not named `app`: `celery -A` would take it for the Celery app
 if "celery" not in flask_app.extensions:
     raise RuntimeError(
         "The delivery engine is not Celery: set WEBHOOKS_QUEUE=celery (and "

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.outbox import Dispatched, Report, store, stored_events
+from webhooks.redaction import error_kind
 from webhooks.tokens import live_tokens
 from webhooks.worker.wakeup import note_new_work
 
@@ -107,7 +108,7 @@ class EventWriter:
             # Another process stored one of these idempotency keys first (found by the next
             # try), the connection broke, or one event cannot be stored: each again on its
             # own, so only the one concerned fails, and its request is answered with the error.
-            log.info("Storing %d reported events at once failed: %s", len(batch), error)
+            log.info("Storing %d reported events at once failed: %s", len(batch), error_kind(error))
             self._disconnect()
             outcomes = [self._store_alone(job) for job in batch]
         for job, outcome in zip(batch, outcomes, strict=True):
@@ -147,7 +148,7 @@ class EventWriter:
             try:
                 connection.close()
             except Exception as error:  # noqa: BLE001  (a broken connection is dropped anyway)
-                log.info("Closing the event writer's connection failed: %s", error)
+                log.info("Closing the event writer's connection failed: %s", error_kind(error))
 
 
 def _store_batch(

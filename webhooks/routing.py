@@ -3,6 +3,8 @@
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
+from webhooks.numbers import plain_digits
+
 # A larger number than its column holds, in a URL or a field, is refused (404 or 422) before it
 # can reach the database as an error. Webhooks, admins and tokens are INTEGER on PostgreSQL;
 # what grows with the traffic (events, deliveries, attempts) is BIGINT.
@@ -31,7 +33,7 @@ class BigIdConverter(IdConverter):
 def page_number() -> int:
     """The ``page`` query argument, clamped to 1..MAX_PAGE; anything unreadable is page 1."""
     page = request.args.get("page", "1")
-    if not page.isdigit():
+    if not plain_digits(page):
         return 1
     return MAX_PAGE if len(page) > 7 else min(max(int(page), 1), MAX_PAGE)
 

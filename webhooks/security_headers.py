@@ -5,6 +5,10 @@ The pages load their CSS and JavaScript from ``static/`` only and carry no inlin
 style attributes (``tests/test_security_headers.py`` keeps it so), which is what lets the policy
 be this strict: a receiver's response shown in the delivery log cannot run as script even if
 escaping ever failed.
+
+No answer but a static file may be kept by a browser or a proxy (``Cache-Control: no-store``):
+the webhook page, a new webhook's API answer and the token page carry signing secrets and
+tokens, and every other answer shows the delivery log, which is the platform's data.
 """
 
 from flask import Flask, Response, request
@@ -39,6 +43,8 @@ def add_security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

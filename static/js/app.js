@@ -54,6 +54,31 @@
     pre.appendChild(fragment);
   }
 
+  // Each cell of a list gets its column's name (data-label), which the phone layout shows
+  // above it; the table is then marked stacked. Without this a narrow table scrolls inside
+  // its box instead.
+  function stackTables(root) {
+    root.querySelectorAll("table.list").forEach(function (table) {
+      var names = [];
+      table.querySelectorAll("thead tr:first-child > th").forEach(function (th) {
+        var span = parseInt(th.getAttribute("colspan") || "1", 10);
+        var name = th.getAttribute("data-label") || th.textContent.replace(/[▲▼]/g, "").trim();
+        for (var i = 0; i < span; i += 1) { names.push(name); }
+      });
+      if (!names.length) { return; }
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (names[column] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", names[column]);
+          }
+          column += parseInt(cell.getAttribute("colspan") || "1", 10);
+        });
+      });
+      table.classList.add("stacked");
+    });
+  }
+
   ready(function () {
     // Copy buttons: data-copy-target names the element whose text is copied (highlighted JSON
     // included: its spans add no text). What the button then says comes from <body data-…>,
@@ -194,6 +219,15 @@
         row.querySelector("input").focus();
       });
     });
+
+    // After a failed submit, the first field with an error takes the focus, so a keyboard or
+    // screen-reader user lands on what to fix (the server marks it aria-invalid).
+    var invalid = document.querySelector("main [aria-invalid=true]");
+    if (invalid) { invalid.focus(); }
+
+    // On a phone a list's rows stack, each cell under its column's name (CSS: table.stacked).
+    stackTables(document);
+    document.addEventListener("live:updated", function () { stackTables(document); });
 
     // "Select all" checkbox of a list.
     document.querySelectorAll("[data-select-all]").forEach(function (master) {

@@ -19,6 +19,7 @@ from webhooks.deliveries.forms import STATUSES, RecoverForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
+from webhooks.numbers import plain_digits
 from webhooks.routing import page_number
 from webhooks.templating import format_time
 from webhooks.urls import safe_next
@@ -302,7 +303,7 @@ def delete_one(webhook_id: int):
 def _selected_ids() -> list[int]:
     ids = []
     for raw in request.form.getlist("ids")[:MAX_BULK]:
-        if raw.isdigit() and len(raw) < 12:
+        if plain_digits(raw) and len(raw) < 12:
             ids.append(int(raw))
     return ids
 

@@ -11,6 +11,9 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webhooks.numbers import plain_digits
+from webhooks.settings import SettingError
+
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -19,10 +22,12 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 
 def trusted_proxies(app: Flask) -> int:
     value = app.config["TRUSTED_PROXIES"]
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and plain_digits(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"TRUSTED_PROXIES must be a whole number of proxies, not {value!r}")
+        raise SettingError(
+            "TRUSTED_PROXIES", value, "is not a number of proxies", "a whole number, such as 0 or 1"
+        )
     return value
 
 

@@ -14,6 +14,7 @@ from flask_babel import ngettext
 from limits import parse_many
 
 from webhooks.extensions import limiter
+from webhooks.settings import SettingError
 
 SETTINGS = ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT")
 
@@ -87,6 +88,6 @@ def init_app(app: Flask) -> None:
         except ValueError:
             valid = False
         if not valid:
-            raise ValueError(
-                f"{name} must be a limit such as '10 per minute', not {app.config[name]!r}"
+            raise SettingError(
+                name, app.config[name], "is not a limit", "a limit such as '10 per minute'"
             )

@@ -21,6 +21,7 @@ from webhooks.catalogue import event_choices, get_event
 from webhooks.deliveries.queries import Filters
 from webhooks.i18n import _l
 from webhooks.models import DeliveryStatus
+from webhooks.numbers import plain_digits
 from webhooks.routing import MAX_ID
 
 __all__ = ["STATUSES", "ConfirmForm", "FilterForm", "RecoverForm", "parse_id"]
@@ -43,7 +44,7 @@ def parse_id(raw: str | None, largest: int = MAX_ID) -> int | None:
     """A database id written as plain digits, 1 to ``largest`` (a webhook's by default, a
     delivery's with MAX_BIG_ID); None for anything else."""
     raw = (raw or "").strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(largest)):
+    if not plain_digits(raw) or len(raw) > len(str(largest)):
         return None
     value = int(raw)
     return value if 1 <= value <= largest else None
@@ -123,7 +124,7 @@ class FilterForm(FlaskForm):
         webhook_raw = " ".join((self.webhook.data or "").split())[:WEBHOOK_TEXT_MAX]
         webhook_id = webhook_name = None
         labelled = LABELLED_ID_RE.search(webhook_raw)
-        if labelled or webhook_raw.isdigit() or webhook_raw.startswith("#"):
+        if labelled or plain_digits(webhook_raw) or webhook_raw.startswith("#"):
             raw_id = labelled.group(1) if labelled else webhook_raw.removeprefix("#")
             webhook_id = parse_id(raw_id)
             if webhook_id is None:

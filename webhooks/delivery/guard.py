@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from webhooks.delivery.special_ranges import embedded_ipv4, special_kind
+from webhooks.settings import SettingError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -31,7 +34,7 @@ class RecipientUnresolvable(RecipientError):
 
 
 def parse_networks(setting: str | Iterable[str]) -> tuple[IPNetwork, ...]:
-    """CIDR ranges from a comma-separated setting; a bad entry raises ``ValueError`` naming it."""
+    """CIDR ranges from a comma-separated setting; a bad entry raises ``SettingError`` naming it."""
     items = setting.split(",") if isinstance(setting, str) else list(setting)
     networks = []
     for item in (part.strip() for part in items):
@@ -40,32 +43,13 @@ def parse_networks(setting: str | Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError as error:
-            raise ValueError(f"WEBHOOKS_ALLOWED_NETWORKS: {item!r} is not a CIDR range") from error
+            raise SettingError(
+                "ALLOWED_NETWORKS",
+                item,
+                "is not a CIDR range",
+                "comma-separated CIDR ranges, such as 127.0.0.0/8,10.0.0.0/8",
+            ) from error
     return tuple(networks)
-
-
-def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv6Address):
-        return ip.ipv4_mapped or ip.sixtofour
-    return None
-
-
-def _kind(ip: IPAddress) -> str | None:
-    if ip.is_unspecified:
-        return "an unspecified address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_private:
-        return "a private address"
-    if ip.is_reserved:
-        return "a reserved address"
-    if not ip.is_global:
-        return "not a public address"
-    return None
 
 
 def _literal(host: str) -> list[str] | None:
@@ -82,18 +66,22 @@ class RecipientGuard:
     allowed_networks: tuple[IPNetwork, ...] = ()
 
     def blocked_reason(self, ip: IPAddress) -> str | None:
-        """Why ``ip`` may not be reached, or None when it may."""
-        candidates = [ip]
-        if (inner := _embedded_ipv4(ip)) is not None:
-            candidates.insert(0, inner)
-        if any(
-            c.version == n.version and c in n for c in candidates for n in self.allowed_networks
-        ):
+        """Why ``ip`` may not be reached, or None when it may.
+
+        An IPv4-mapped or NAT64 address is judged by the IPv4 address it reaches. A 6to4
+        address is refused whatever it embeds, since it travels through a public relay; the
+        words name the embedded address's kind when that is not public.
+        """
+        if self._allowed(ip):
             return None
-        for candidate in candidates:
-            if (kind := _kind(candidate)) is not None:
-                return kind
-        return None
+        if (inner := embedded_ipv4(ip)) is not None:
+            return None if self._allowed(inner) else special_kind(inner)
+        if ip.version == 6 and ip.sixtofour is not None:
+            return special_kind(ip.sixtofour) or special_kind(ip)
+        return special_kind(ip)
+
+    def _allowed(self, ip: IPAddress) -> bool:
+        return any(ip.version == n.version and ip in n for n in self.allowed_networks)
 
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``, all of them checked; raises ``RecipientError``."""

@@ -10,10 +10,16 @@ from webhooks.models import ApiToken
 from webhooks.routing import page_number
 from webhooks.tokens import create_token, revoke
 from webhooks.tokens_admin.forms import SCOPE_LABELS, ConfirmForm, TokenForm
+from webhooks.tokens_admin.usage import report_command
 
 bp = Blueprint("tokens_admin", __name__)
 
 PER_PAGE = 20
+
+
+@bp.context_processor
+def usage() -> dict:
+    return {"report_command": report_command}
 
 
 def get_token_or_404(token_id: int) -> ApiToken:

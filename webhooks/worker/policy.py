@@ -23,8 +23,6 @@ class Policy:
     def from_config(cls, config) -> "Policy":
         timeout = float(config["DELIVERY_TIMEOUT"])
         breaker_after = int(config["BREAKER_AFTER"])
-        if breaker_after < 1:
-            raise ValueError("WEBHOOKS_BREAKER_AFTER: must be at least 1")
         return cls(
             schedule=parse_schedule(config["RETRY_SCHEDULE"]),
             jitter=float(config["RETRY_JITTER"]),

@@ -1,10 +1,15 @@
 """When to try again: the retry schedule, its jitter and the receiver's Retry-After."""
 
+import math
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from webhooks.numbers import plain_digits
+from webhooks.settings import SettingError
+
+EXPECTED = "comma-separated seconds between attempts, such as 5,300,1800"
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 24 * 3600
 
@@ -19,10 +24,11 @@ def parse_schedule(setting: str | float | Sequence[float]) -> tuple[float, ...]:
     try:
         schedule = tuple(float(item) for item in items if str(item).strip())
     except ValueError as error:
-        message = f"WEBHOOKS_RETRY_SCHEDULE: {setting!r} is not a list of seconds"
-        raise ValueError(message) from error
-    if any(step < 0 for step in schedule):
-        raise ValueError("WEBHOOKS_RETRY_SCHEDULE: steps must not be negative")
+        raise SettingError(
+            "RETRY_SCHEDULE", setting, "is not a list of seconds", EXPECTED
+        ) from error
+    if any(step < 0 or not math.isfinite(step) for step in schedule):
+        raise SettingError("RETRY_SCHEDULE", setting, "has a negative or endless step", EXPECTED)
     return schedule
 
 
@@ -31,7 +37,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if plain_digits(value):
         seconds = float(value)
     else:
         try:
