@@ -195,8 +195,10 @@ def test_the_recipient_guard_refuses_a_blocked_address_before_sending(
 # ---------------------------------------------------------------- a receiver that hangs
 
 
-def hanging(receiver, release: threading.Event, path: str = "/hang") -> str:
+def hanging(receiver, release: threading.Event, path: str = "/hang", arrived=None) -> str:
     def hang(_request):
+        if arrived is not None:
+            arrived.set()
         release.wait(10)
         return Response("late but fine", status=200)
 
@@ -539,3 +541,34 @@ def test_the_event_from_the_link_is_saved_with_the_webhook(app, admin, receiver)
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalars(select(Webhook.event)).one() == "site_published"
+
+
+def test_the_panels_address_asked_for_by_get_leads_to_the_page_and_sends_nothing(
+    app, admin, receiver, make_webhook
+):
+    webhook_id = make_webhook(url=answering(receiver))
+    response = admin.get(f"/webhooks/{webhook_id}/test-panel")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/webhooks/{webhook_id}/edit#test-panel")
+    assert admin.get("/webhooks/999/test-panel").status_code == 404
+    assert receiver.log == []
+    assert deliveries(app, webhook_id) == []
+
+
+def test_a_webhook_deleted_while_its_test_send_hangs_is_deleted_and_the_result_dropped(
+    app, admin, receiver, make_webhook, caplog
+):
+    release, arrived = threading.Event(), threading.Event()
+    webhook_id = make_webhook(url=hanging(receiver, release, arrived=arrived))
+    token = csrf_token(admin, f"/webhooks/{webhook_id}/edit")
+    answer = started(send(admin, webhook_id, {"a": 1}, token=token))
+    assert arrived.wait(5)  # the request is at the receiver, which holds it
+    deleted = admin.post(f"/webhooks/{webhook_id}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 302
+    assert admin.get(answer["result_url"], headers=JSON).status_code == 404
+    release.set()
+    time.sleep(0.5)  # the answer arrives and its recording finds the delivery gone
+    assert admin.get(answer["result_url"], headers=JSON).status_code == 404
+    with app.app_context():
+        assert db.session.scalars(select(Delivery)).all() == []
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

@@ -391,6 +391,9 @@ def record_test_send(test: TestSend, result: SendResult) -> bool:
     """Record the attempt of a test send and show it as the webhook's last result. Commits.
     False when the delivery is gone (its webhook was deleted while it was being sent)."""
     now = utcnow()
+    # The webhook's row first, as recording a worker's results and deleting a webhook take it,
+    # so a delete meanwhile waits for this (or this finds the delivery gone) without deadlock.
+    _lock_webhook(test.webhook_id)
     recorded = db.session.execute(
         update(_D)
         .where(_D.c.id == test.delivery_id)

@@ -55,6 +55,13 @@ def send(webhook_id: int):
     )
 
 
+@bp.get("/<id:webhook_id>/test-panel")
+def panel(webhook_id: int):
+    """The panel's address asked for again (a reload after a refused send): the page's panel."""
+    get_webhook_or_404(webhook_id)
+    return redirect(url_for("webhooks.edit", webhook_id=webhook_id, _anchor="test-panel"))
+
+
 @bp.get("/<id:webhook_id>/test-sends/<bigid:delivery_id>")
 def result(webhook_id: int, delivery_id: int):
     """``{"state": "sending" | "done" | "lost", "ok", "message", "status", "duration_ms",
