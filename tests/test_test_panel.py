@@ -572,3 +572,25 @@ def test_a_webhook_deleted_while_its_test_send_hangs_is_deleted_and_the_result_d
     with app.app_context():
         assert db.session.scalars(select(Delivery)).all() == []
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+def test_any_event_the_panel_offers_is_sent_as_that_event(
+    app, admin, receiver, make_webhook, monkeypatch
+):
+    monkeypatch.setattr(
+        "webhooks.test_panel.forms.panel_events", lambda webhook: [webhook.event, "site_published"]
+    )
+    webhook_id = make_webhook(url=answering(receiver), event=EVENT)
+    page = admin.get(f"/webhooks/{webhook_id}/edit").get_data(as_text=True)
+    samples = re.search(r'id="test-panel-samples">(.*?)</script>', page, re.S).group(1)
+    assert set(json.loads(samples)) == {EVENT, "site_published"}
+
+    result = result_of(
+        admin,
+        started(send(admin, webhook_id, {"site_id": 1}, event="site_published"))["result_url"],
+    )
+    assert result["ok"] is True
+    [(request, _response)] = receiver.log
+    assert json.loads(request.get_data())["type"] == "site_published"
+    [delivery] = deliveries(app, webhook_id)
+    assert delivery["event_type"] == "site_published"

@@ -147,3 +147,32 @@ def test_the_catalogue_link_starts_a_webhook_for_that_event(open_page, language)
     expect(page.get_by_label(words["event"], exact=True)).to_have_value("site_published")
     expect(page.locator("#payload-preview")).to_contain_text('"type": "site_published"')
     assert errors == []
+
+
+@pytest.mark.parametrize("language", ["en", "tr"])
+def test_switching_the_event_loads_its_sample_and_sends_that_event(
+    open_page, make_webhook, hook_receiver, monkeypatch, language
+):
+    """With a webhook that receives two events (``panel_events`` made to offer two, as a
+    webhook receiving a list of events will), the panel switches samples and sends the one
+    chosen."""
+    monkeypatch.setattr(
+        "webhooks.test_panel.forms.panel_events", lambda webhook: [webhook.event, "site_published"]
+    )
+    words = WORDS[language]
+    webhook_id = make_webhook(url=hook_receiver.url, event="payment_received")
+    page, errors = open_in(open_page, language)
+    page.goto(f"/webhooks/{webhook_id}/edit")
+    section = panel(page, words)
+    data = section.get_by_label(words["data"], exact=True)
+    expect(data).to_have_value(re.compile(r'"payment_id"'))
+
+    section.get_by_label(words["event"], exact=True).select_option("site_published")
+    expect(data).to_have_value(re.compile(r'"site_id"'))
+    expect(data).not_to_have_value(re.compile(r'"payment_id"'))
+    section.get_by_role("button", name=words["send"]).click()
+    expect(section.get_by_role("status")).to_contain_text(words["delivered"], timeout=10_000)
+
+    [received] = hook_receiver.seen
+    assert json.loads(received["body"])["type"] == "site_published"
+    assert errors == []
