@@ -594,3 +594,21 @@ def test_any_event_the_panel_offers_is_sent_as_that_event(
     assert json.loads(request.get_data())["type"] == "site_published"
     [delivery] = deliveries(app, webhook_id)
     assert delivery["event_type"] == "site_published"
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [({"event": EVENT}, "payload"), ({"payload": "{}"}, "event"), ({}, "event")],
+)
+def test_a_post_missing_a_field_is_refused_not_filled_in(
+    app, admin, receiver, make_webhook, fields, refused
+):
+    webhook_id = make_webhook(url=answering(receiver))
+    token = csrf_token(admin, f"/webhooks/{webhook_id}/edit")
+    response = admin.post(
+        f"/webhooks/{webhook_id}/test-panel", data={"csrf_token": token, **fields}, headers=JSON
+    )
+    assert response.status_code == 422
+    assert refused in response.get_json()["errors"]
+    assert receiver.log == []
+    assert deliveries(app, webhook_id) == []

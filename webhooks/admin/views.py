@@ -232,7 +232,7 @@ def render_edit(
         previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
         statuses=STATUSES,
         retry_offer=retry_offer(webhook),
-        panel=panel or TestPanelForm(webhook, formdata=None),
+        panel=panel or TestPanelForm.prefilled(webhook),
         panel_samples=panel_samples(webhook),
         test_send=shown_test_send(webhook),
     )

@@ -47,11 +47,17 @@ class TestPanelForm(PostedForm):
     def __init__(self, webhook: Webhook, *args, **kwargs) -> None:
         self.webhook = webhook
         self.checked_data: dict | None = None
-        events = panel_events(webhook)
-        kwargs.setdefault("event", events[0])
-        kwargs.setdefault("payload", sample_text(kwargs["event"]))
         super().__init__(*args, **kwargs)
-        self.event.choices = [SelectChoice(slug, event_name(slug)) for slug in events]
+        self.event.choices = [
+            SelectChoice(slug, event_name(slug)) for slug in panel_events(webhook)
+        ]
+
+    @classmethod
+    def prefilled(cls, webhook: Webhook) -> "TestPanelForm":
+        """The panel as the page first shows it: the first of the webhook's events, with its
+        sample data. (A posted form has no defaults: what is missing from it is refused.)"""
+        event = panel_events(webhook)[0]
+        return cls(webhook, formdata=None, event=event, payload=sample_text(event))
 
     def validate_event(self, field) -> None:
         if field.data not in panel_events(self.webhook):
