@@ -54,7 +54,12 @@
     function clearErrors() {
       form.querySelectorAll("p.error[data-test-error]").forEach(function (node) { node.remove(); });
       form.querySelectorAll(".field.has-error").forEach(function (node) { node.classList.remove("has-error"); });
-      [select, payload].forEach(function (input) { input.removeAttribute("aria-invalid"); });
+      [select, payload].forEach(function (input) {
+        input.removeAttribute("aria-invalid");
+        if (input.hasAttribute("data-described-by")) {
+          input.setAttribute("aria-describedby", input.getAttribute("data-described-by"));
+        }
+      });
     }
 
     function showErrors(errors) {
@@ -66,6 +71,10 @@
         if (!holder) { return; }
         holder.classList.add("has-error");
         input.setAttribute("aria-invalid", "true");
+        if (!input.hasAttribute("data-described-by")) {
+          input.setAttribute("data-described-by", input.getAttribute("aria-describedby") || "");
+        }
+        var described = [input.getAttribute("data-described-by")];
         errors[name].forEach(function (message, index) {
           var line = document.createElement("p");
           line.className = "error";
@@ -73,8 +82,9 @@
           line.setAttribute("data-test-error", "");
           line.textContent = message;
           holder.appendChild(line);
-          input.setAttribute("aria-describedby", line.id);
+          described.push(line.id);
         });
+        input.setAttribute("aria-describedby", described.join(" ").trim());
         first = first || input;
       });
       if (first) { first.focus(); }

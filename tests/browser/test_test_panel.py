@@ -124,6 +124,7 @@ def test_invalid_json_gets_its_message_and_nothing_is_sent(
     expect(section.get_by_text(words["invalid"])).to_be_visible()
     expect(data).to_have_attribute("aria-invalid", "true")
     expect(data).to_be_focused()
+    expect(data).to_have_accessible_description(re.compile(words["invalid"]))
 
     data.fill("[1, 2]")
     section.get_by_role("button", name=words["send"]).click()

@@ -67,5 +67,5 @@ def result(webhook_id: int, delivery_id: int):
     """``{"state": "sending" | "done" | "lost", "ok", "message", "status", "duration_ms",
     "response", "html"}``; ``html`` is the result as the page shows it."""
     found = outcome(test_send_or_404(webhook_id, delivery_id))
-    html = render_template("test_panel/_result.html", outcome=found, webhook_id=webhook_id)
+    html = render_template("test_panel/_result.html", outcome=found)
     return no_store(jsonify(found.as_json() | {"html": html}))
