@@ -430,25 +430,37 @@ def test_the_result_is_only_that_of_a_test_send_of_that_webhook(app, admin, rece
 def test_without_the_script_the_form_posts_and_the_page_shows_the_result(
     app, admin, receiver, make_webhook
 ):
-    webhook_id = make_webhook(url=answering(receiver, body="fine"))
-    response = send(admin, webhook_id, {"a": 1}, headers=None)
-    assert response.status_code == 303
-    location = response.headers["Location"]
-    [delivery] = deliveries(app, webhook_id)
-    assert location.endswith(f"/webhooks/{webhook_id}/edit?test_send={delivery['id']}#test-panel")
+    release, arrived = threading.Event(), threading.Event()
+    webhook_id = make_webhook(url=hanging(receiver, release, arrived=arrived))
+    try:
+        response = send(admin, webhook_id, {"a": 1}, headers=None)
+        assert response.status_code == 303
+        location = response.headers["Location"]
+        [delivery] = deliveries(app, webhook_id)
+        assert location.endswith(
+            f"/webhooks/{webhook_id}/edit?test_send={delivery['id']}#test-panel"
+        )
+        assert arrived.wait(5)
+
+        # While the receiver holds it, the page says so and looks again in 2 s.
+        page = admin.get(location).get_data(as_text=True)
+        assert "Sending…" in visible_text(page.split('id="test-panel"')[1])
+        again = f"/webhooks/{webhook_id}/edit?test_send={delivery['id']}&amp;looked=1#test-panel"
+        assert f'<noscript><meta http-equiv="refresh" content="2; url={again}"></noscript>' in page
+        page = admin.get(location.replace("#", "&looked=1#")).get_data(as_text=True)
+        assert "looked=2#test-panel" in page
+    finally:
+        release.set()
 
     deadline = time.monotonic() + 10
-    while True:
-        page = admin.get(location).get_data(as_text=True)
-        if "Sending…" not in visible_text(page.split('id="test-panel"')[1]):
-            break
-        assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    while "Sending…" in visible_text(page.split('id="test-panel"')[1]):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+        page = admin.get(location).get_data(as_text=True)
     panel = visible_text(page.split('id="test-panel"')[1].split("</section>")[0])
     assert "Test event delivered to" in panel
     assert "HTTP 200 OK" in panel
-    assert "fine" in panel
+    assert "late but fine" in panel
     assert 'http-equiv="refresh"' not in page
 
 

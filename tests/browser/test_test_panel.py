@@ -177,3 +177,29 @@ def test_switching_the_event_loads_its_sample_and_sends_that_event(
     [received] = hook_receiver.seen
     assert json.loads(received["body"])["type"] == "site_published"
     assert errors == []
+
+
+@pytest.mark.parametrize("language", ["en", "tr"])
+def test_without_javascript_the_form_posts_and_the_page_shows_the_result(
+    open_page, make_webhook, make_receiver, language
+):
+    words = WORDS[language]
+    receiver = make_receiver(delay=0.5)
+    webhook_id = make_webhook(url=receiver.url)
+    page = open_page(java_script_enabled=False)
+    log_in(page)
+    if language != "en":
+        page.get_by_role("button", name=words["language"], exact=True).click()
+        expect(page.locator("html")).to_have_attribute("lang", language)
+    page.goto(f"/webhooks/{webhook_id}/edit")
+    section = panel(page, words)
+    section.get_by_label(words["data"], exact=True).fill('{"no_script": true}')
+    section.get_by_role("button", name=words["send"]).click()
+
+    expect(page).to_have_url(re.compile(rf"/webhooks/{webhook_id}/edit\?test_send=\d+#test-panel$"))
+    # "Sending…" until the page looks again (every 2 s), then the result.
+    expect(panel(page, words).get_by_role("status")).to_contain_text(
+        words["delivered"], timeout=10_000
+    )
+    [received] = receiver.seen
+    assert json.loads(received["body"])["data"] == {"no_script": True}
