@@ -133,11 +133,13 @@ def register_blueprints(app: Flask) -> None:
     from webhooks.events.views import bp as events_bp
     from webhooks.health import bp as health_bp
     from webhooks.live.views import bp as live_bp
+    from webhooks.test_panel.views import bp as test_panel_bp
     from webhooks.tokens_admin.views import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(test_panel_bp, url_prefix="/webhooks")
     app.register_blueprint(deliveries_bp, url_prefix="/deliveries")
     app.register_blueprint(events_bp, url_prefix="/events")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

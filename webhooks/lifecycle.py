@@ -349,22 +349,32 @@ def _update_webhook_figures(
 # ---------------------------------------------------------------- the test send
 
 
-def send_test_event(webhook: Webhook) -> SendResult:
-    """POST the sample payload of the webhook's event now, through the full pipeline, and
-    record it as a test delivery (never queued, never retried, not counted as sent)."""
-    event = get_event(webhook.event)
-    data = event.sample_data() if event else {}
+@dataclass(frozen=True)
+class TestSend:
+    """A test delivery written and signed, ready to send; needs no database to be sent."""
+
+    delivery_id: int
+    webhook_id: int
+    prepared: Prepared
+
+
+def begin_test_send(
+    webhook: Webhook, event_type: str, data: dict, deliverer: Deliverer
+) -> TestSend:
+    """A test send of ``data`` as ``event_type``: a test delivery (never queued, never retried,
+    not counted as sent) with its body in the webhook's format, signed with its secrets and
+    sent with its custom headers. Commits, so no transaction stays open while the receiver is
+    waited for; ``record_test_send`` records what came of it."""
     now = utcnow()
     delivery = Delivery(
         webhook=webhook,
-        event_type=webhook.event,
+        event_type=event_type,
         msg_id=new_message_id(),
-        body=render_body(webhook.payload_format, webhook.event, data, now),
+        body=render_body(webhook.payload_format, event_type, data, now),
         is_test=True,
         status=DeliveryStatus.TEST,
     )
     db.session.add(delivery)
-    deliverer = current_deliverer()
     prepared = deliverer.prepare(
         delivery.msg_id,
         delivery.body,
@@ -373,14 +383,39 @@ def send_test_event(webhook: Webhook) -> SendResult:
         now,
         custom_headers.load(webhook.custom_headers),
     )
-    db.session.commit()  # no transaction stays open while the receiver is waited for
-    result = deliverer.attempt_now(prepared)
-    now = utcnow()
-    _record_attempts([(delivery.id, prepared, result)], now)
-    delivery.attempt_count += 1
-    delivery.last_summary = result.summary[:255]
-    _update_webhook_figures(delivery.webhook_id, result, True, now)
     db.session.commit()
+    return TestSend(delivery.id, webhook.id, prepared)
+
+
+def record_test_send(test: TestSend, result: SendResult) -> bool:
+    """Record the attempt of a test send and show it as the webhook's last result. Commits.
+    False when the delivery is gone (its webhook was deleted while it was being sent)."""
+    now = utcnow()
+    # The webhook's row first, as recording a worker's results and deleting a webhook take it,
+    # so a delete meanwhile waits for this (or this finds the delivery gone) without deadlock.
+    _lock_webhook(test.webhook_id)
+    recorded = db.session.execute(
+        update(_D)
+        .where(_D.c.id == test.delivery_id)
+        .values(attempt_count=_D.c.attempt_count + 1, last_summary=result.summary[:255])
+    ).rowcount
+    if not recorded:
+        db.session.rollback()
+        return False
+    _record_attempts([(test.delivery_id, test.prepared, result)], now)
+    _update_webhook_figures(test.webhook_id, result, True, now)
+    db.session.commit()
+    return True
+
+
+def send_test_event(webhook: Webhook) -> SendResult:
+    """Send Test Event: POST the sample payload of the webhook's event now, through the full
+    pipeline, and wait for the answer; recorded as a test delivery."""
+    event = get_event(webhook.event)
+    deliverer = current_deliverer()
+    test = begin_test_send(webhook, webhook.event, event.sample_data() if event else {}, deliverer)
+    result = deliverer.attempt_now(test.prepared)
+    record_test_send(test, result)
     return result
 
 

@@ -99,6 +99,12 @@ def validate(event_type: Any, data: Any, idempotency_key: Any = None) -> str:
         raise EventError(
             "invalid_id", "`id` must not contain NUL characters; the database cannot store them."
         )
+    return check_data(data)
+
+
+def check_data(data: Any) -> str:
+    """Check an event's ``data`` as every door does (an object, not too deep, within
+    MAX_EVENT_BYTES); returns it as JSON text, or raises ``EventError``."""
     return _serialise(data, current_app.config["MAX_EVENT_BYTES"])
 
 

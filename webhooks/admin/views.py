@@ -14,14 +14,16 @@ from sqlalchemy.orm import selectinload
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.admin.save_warnings import warnings_for
-from webhooks.catalogue import all_events, sample_envelopes
+from webhooks.catalogue import all_events, get_event, sample_envelopes
 from webhooks.deliveries.forms import STATUSES, RecoverForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.numbers import plain_digits
-from webhooks.routing import page_number
+from webhooks.routing import MAX_BIG_ID, page_number
 from webhooks.templating import format_time
+from webhooks.test_panel.forms import TestPanelForm, panel_samples
+from webhooks.test_panel.results import Outcome, outcome
 from webhooks.urls import safe_next
 
 bp = Blueprint("webhooks", __name__)
@@ -146,9 +148,15 @@ def index():
     )
 
 
+def event_to_prefill() -> str | None:
+    """``?event=<slug>`` (the catalogue's "Add a webhook for this event"), if it is an event."""
+    slug = request.args.get("event", "")
+    return slug if get_event(slug) else None
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create():
-    form = WebhookForm()
+    form = WebhookForm(event=event_to_prefill())
     if form.validate_on_submit():
         webhook = form.new_webhook()
         db.session.add(webhook)
@@ -180,6 +188,34 @@ def edit(webhook_id: int):
         for warning in warnings_for(webhook):
             flash(warning, "warning")
         return redirect(url_for("webhooks.edit", webhook_id=webhook.id))
+    return render_edit(webhook, form)
+
+
+def shown_test_send(webhook: Webhook) -> Outcome | None:
+    """The test send ``?test_send=<id>`` names (where the test panel's form leads without the
+    page's script), if it is one of this webhook's."""
+    raw = request.args.get("test_send", "")
+    if not plain_digits(raw) or len(raw) > 19 or not 0 < int(raw) <= MAX_BIG_ID:
+        return None
+    delivery = db.session.get(Delivery, int(raw))
+    if delivery is None or delivery.webhook_id != webhook.id or not delivery.is_test:
+        return None
+    return outcome(delivery)
+
+
+def render_edit(
+    webhook: Webhook, form: WebhookForm | None = None, panel: TestPanelForm | None = None
+) -> str:
+    """The webhook's page: its settings form (``form`` with the errors of a failed save), the
+    test panel (``panel`` with the errors of a refused test send), its secret and deliveries."""
+    if form is None:
+        form = WebhookForm(
+            formdata=None, obj=webhook, stored_headers=custom_headers.load(webhook.custom_headers)
+        )
+        form.submit.label.text = _("Save Changes")
+        if form.is_submitted():  # the panel's form was posted: the settings still offer spares
+            for _row in range(WebhookForm.SPARE_HEADER_ROWS):
+                form.headers.append_entry()
     deliveries = db.session.scalars(
         select(Delivery)
         .where(Delivery.webhook_id == webhook.id)
@@ -197,6 +233,9 @@ def edit(webhook_id: int):
         previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
         statuses=STATUSES,
         retry_offer=retry_offer(webhook),
+        panel=panel or TestPanelForm.prefilled(webhook),
+        panel_samples=panel_samples(webhook),
+        test_send=shown_test_send(webhook),
     )
 
 

@@ -54,8 +54,13 @@ class SendResult:
 
     @property
     def body_preview(self) -> str:
-        body = (self.response_body or "").strip()
-        return body if len(body) <= BODY_PREVIEW else body[:BODY_PREVIEW] + "…"
+        return preview(self.response_body)
+
+
+def preview(body: str | None) -> str:
+    """The start of a response body, as a result shows it."""
+    body = (body or "").strip()
+    return body if len(body) <= BODY_PREVIEW else body[:BODY_PREVIEW] + "…"
 
 
 def status_text(code: int) -> str:
