@@ -326,5 +326,5 @@ def test_the_accounts_pages_need_a_login(client, path):
 
 def test_the_accounts_pages_in_turkish(admin, other_admin):
     headers = {"Accept-Language": "tr"}
-    assert "Şifreyi değiştir" in text(admin.get("/admins/password", headers=headers))
+    assert "Parolayı değiştir" in text(admin.get("/admins/password", headers=headers))
     assert "Yöneticiler" in text(admin.get("/admins/", headers=headers))
