@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +42,7 @@ def _no_store(response):
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@login_required  # besides the site-wide check: these pages act on the user
 def change_password():
     form = PasswordChangeForm()
     status = 200
@@ -64,6 +65,7 @@ def change_password():
 
 
 @bp.route("/", methods=["GET", "POST"])
+@login_required  # besides the site-wide check: these pages act on the user
 def index():
     form = AdminForm()
     if form.validate_on_submit():
@@ -93,6 +95,7 @@ def index():
 
 
 @bp.route("/<id:user_id>/remove", methods=["GET", "POST"])
+@login_required  # besides the site-wide check: these pages act on the user
 def remove(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
