@@ -10,8 +10,15 @@ import threading
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, BROKER_URL, AuthActions, csrf_token
-from webhooks.auth import devices
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    BROKER_URL,
+    AuthActions,
+    csrf_token,
+    unused_port,
+)
+from webhooks.auth import devices, throttle
 from webhooks.extensions import db, limiter
 from webhooks.models import User
 
@@ -160,6 +167,17 @@ def test_a_device_cookie_given_for_another_email_is_ignored(app, other_user):
     lock_the_account(app)
     assert refused(attempt(shared))  # the cookie names ops@, not admin@
     assert logged_in(attempt(shared, OTHER_EMAIL, OTHER_PASSWORD))
+
+
+def test_while_the_limit_store_is_unreachable_attempts_are_counted_in_the_process(request, config):
+    config["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{unused_port()}/0"
+    app = request.getfixturevalue("app")
+    with app.test_request_context("/admins/password", method="POST"):
+        for _ in range(PER_ACCOUNT):
+            assert throttle.reserve_attempt(ADMIN_EMAIL) is None
+        refusal = throttle.reserve_attempt(ADMIN_EMAIL)
+    assert refusal is not None
+    assert refusal.seconds > 14 * 60
 
 
 # ---------------------------------------------------------------- the cookie itself

@@ -103,6 +103,7 @@ def bootstrap():
     click.echo("  First admin created. Log in with:")
     click.echo(f"    email:    {email}")
     click.echo(f"    password: {password}")
-    click.echo("  This password is shown only once; change it with")
+    click.echo("  This password is shown only once; change it on the site (click your")
+    click.echo("  email at the top of the page), or with")
     click.echo(f"  `.venv/bin/flask --app wsgi admin reset-password {email}`.")
     click.echo("")
