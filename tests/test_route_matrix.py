@@ -3,10 +3,13 @@ logging in (pages) or a token (API), a read-only token changes nothing, and no p
 anything on a GET or without its CSRF token. A new route is covered the moment it is added."""
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import csrf_token
 from tests.engine_helpers import api_token, assert_api_error, bearer
 from webhooks.auth.access import PUBLIC_ENDPOINTS, READ_METHODS
+from webhooks.extensions import db
+from webhooks.models import User
 
 # The language switch is public so the login page can offer it: a POST with the CSRF token
 # that sets only the session's language (tests/test_i18n.py checks it changes nothing else).
@@ -58,6 +61,9 @@ def test_the_matrix_sees_the_routes_it_must_cover(app, routes):
         "webhooks.index",
         "webhooks.create",
         "deliveries.redeliver",
+        "accounts.index",
+        "accounts.change_password",
+        "accounts.remove",
         "api.create_event",
         "api.get_event",
     } <= endpoints
@@ -126,8 +132,8 @@ def test_no_page_changes_anything_without_its_csrf_token(app, admin, routes):
 
 
 def test_pages_that_change_something_do_not_change_it_on_a_get(app, admin, routes):
-    """Delete, bulk actions, rotate, redeliver, retry now, enable, test send, recover: a GET at
-    most shows a confirmation; the change itself is only ever a POST."""
+    """Delete, bulk actions, rotate, redeliver, retry now, enable, test send, recover, remove an
+    admin: a GET at most shows a confirmation; the change itself is only ever a POST."""
     gets = {e: u for m, u, e in routes["pages"] if m == "GET"}
     posts = {e for m, _u, e in routes["pages"] if m == "POST"}
     for endpoint in (
@@ -140,8 +146,12 @@ def test_pages_that_change_something_do_not_change_it_on_a_get(app, admin, route
     ):
         assert endpoint in posts
         assert endpoint not in gets, f"{endpoint} answers a GET"
-    for endpoint in ("webhooks.delete_one", "webhooks.rotate"):  # GET shows the confirmation
+    for endpoint in ("webhooks.delete_one", "webhooks.rotate", "accounts.remove"):
+        # GET shows the confirmation
         assert endpoint in posts
+    assert admin.get(gets["accounts.remove"]).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
 
 
 def test_an_unprotected_route_would_fail_the_matrix(app):

@@ -124,6 +124,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from webhooks.accounts.views import bp as accounts_bp
     from webhooks.admin.views import bp as webhooks_bp
     from webhooks.api import bp as api_bp
     from webhooks.api_docs.views import bp as api_docs_bp
@@ -147,4 +148,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp, url_prefix="/tokens")
     app.register_blueprint(live_bp, url_prefix="/live")
+    app.register_blueprint(accounts_bp, url_prefix="/admins")
     csrf.exempt(api_bp)

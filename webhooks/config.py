@@ -58,10 +58,13 @@ DEFAULTS = {
     # believed (the client address for the login limits, HTTPS for the Secure cookie); 0 trusts
     # no such header, since any client can send one.
     "TRUSTED_PROXIES": 0,
-    # Login attempts: all POSTs from one client address, and the failed ones for one email
-    # (known or not). Flask-Limiter syntax, e.g. "10 per minute".
+    # Password checks: all login POSTs from one client address; for one email (known or not),
+    # the attempts from browsers without a device cookie for it; and the attempts of one
+    # browser with such a cookie (webhooks.auth.throttle). Flask-Limiter syntax, e.g.
+    # "10 per minute".
     "LOGIN_LIMIT_PER_ADDRESS": "10 per minute",
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_DEVICE": "10 per 15 minutes",
     # Where the login limits count: memory:// counts in each process; with several processes
     # use a shared store, e.g. redis://127.0.0.1:6379/1. While that store is unreachable each
     # process counts in memory.

@@ -1,52 +1,99 @@
-"""Limits on logging in: every attempt from one client address, and the failed ones for one email.
+"""Limits on password checks: every login attempt from one client address; for one account, the
+attempts from browsers it does not know; for a browser it knows, that browser's own attempts.
 
-The per-account limit counts failures for any submitted email, known or not, and its refusal
-reads like the per-address one, so neither tells whether an account exists. A refusal is a 429
-on the usual error page, saying when to try again (also in Retry-After).
+An attempt is counted before its password is checked, with the limit store's atomic ``hit``,
+so simultaneous guesses cannot get past a limit between the check and the count. A browser with
+a valid device cookie for the account (``webhooks.auth.devices``) is counted against its own
+limit only; once that is spent it is treated like any other browser. So guesses from elsewhere
+lock out other browsers, never the admin's own. A successful attempt costs its place too.
+
+The per-account limit counts any submitted email, known or not, and its refusal reads like the
+per-address one, so neither tells whether an account exists. A refusal is a 429 on the usual
+error page (or a message on the form of a logged-in page), saying when to try again (also in
+Retry-After).
 """
 
 import hashlib
+import logging
 import math
 import time
+from dataclasses import dataclass
+from typing import NoReturn
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, abort, current_app, g
 from flask_babel import ngettext
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import STRATEGIES, RateLimiter
 
+from webhooks.admins import normalise_email
+from webhooks.auth import devices
 from webhooks.extensions import limiter
 from webhooks.settings import SettingError
 
-SETTINGS = ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT")
+log = logging.getLogger(__name__)
+SETTINGS = ("LOGIN_LIMIT_PER_ADDRESS", "LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_DEVICE")
+FALLBACK = "login_throttle_fallback"
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt over a limit, and how long until the limit lets one through."""
+
+    seconds: int
+
+    @property
+    def message(self) -> str:
+        return too_many_attempts(self.seconds)
 
 
-def account_key() -> str:
+def account_key(email: str) -> str:
     """The submitted email, hashed: a fixed-size key that keeps addresses out of the store."""
-    email = normalise_email(request.form.get("email", ""))
+    email = normalise_email(email)
     return "account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
 
 
-def count_failure() -> None:
-    """Charge this request to the per-account limit (it is tested before, charged after)."""
-    g.login_failed = True
+def _limits(setting: str) -> list[RateLimitItem]:
+    return parse_many(str(current_app.config[setting]))
 
 
-def _failed(_response: Response) -> bool:
-    return g.get("login_failed", False)
+def _hit(setting: str, key: str) -> Refusal | None:
+    """Count one attempt against every limit of ``setting`` for ``key``, atomically each; the
+    first limit that is full refuses (and the attempt is not counted against it)."""
+    for item in _limits(setting):
+        strategy: RateLimiter = limiter.limiter  # its memory fallback while the store is down
+        try:
+            counted = strategy.hit(item, key)
+        except Exception:  # the store went away: count in this process meanwhile
+            log.warning("Login limit storage unreachable; counting in this process")
+            strategy = current_app.extensions[FALLBACK]
+            counted = strategy.hit(item, key)
+        if not counted:
+            reset = strategy.get_window_stats(item, key).reset_time
+            return Refusal(max(1, math.ceil(reset - time.time())))
+    return None
 
 
-def seconds_until_retry() -> int:
-    current = limiter.current_limit
-    if current is None:
-        return 60
-    return max(1, math.ceil(current.window.reset_time - time.time()))
+def reserve_attempt(email: str) -> Refusal | None:
+    """Count one password check for ``email`` before it is made; a Refusal when a limit says
+    no (the password must then not be checked).
+
+    A browser with a valid device cookie for the email is counted per device; when its device
+    limit is spent, or without a cookie, the attempt is counted per account.
+    """
+    device = devices.known_device(email)
+    if device is not None and _hit("LOGIN_LIMIT_PER_DEVICE", devices.device_key(device)) is None:
+        return None
+    return _hit("LOGIN_LIMIT_PER_ACCOUNT", account_key(email))
 
 
-def too_many_attempts() -> str:
-    g.login_retry_after = seconds = seconds_until_retry()
+def refuse(refusal: Refusal) -> NoReturn:
+    """Answer 429 on the error page, with Retry-After."""
+    g.login_retry_after = refusal.seconds
+    abort(429, description=refusal.message)
+
+
+def too_many_attempts(seconds: int) -> str:
     if seconds < 60:
         return ngettext(
             "Too many login attempts. Try again in %(num)d second.",
@@ -60,6 +107,14 @@ def too_many_attempts() -> str:
     )
 
 
+def _address_limit_message() -> str:
+    """The per-address refusal (Flask-Limiter's), worded like the others."""
+    current = limiter.current_limit
+    seconds = 60 if current is None else max(1, math.ceil(current.window.reset_time - time.time()))
+    g.login_retry_after = seconds
+    return too_many_attempts(seconds)
+
+
 def add_retry_after(response: Response) -> Response:
     if response.status_code == 429 and "login_retry_after" in g:
         response.headers["Retry-After"] = str(g.login_retry_after)
@@ -69,14 +124,7 @@ def add_retry_after(response: Response) -> Response:
 per_address = limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
     methods=["POST"],
-    error_message=too_many_attempts,
-)
-per_account = limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=account_key,
-    methods=["POST"],
-    deduct_when=_failed,
-    error_message=too_many_attempts,
+    error_message=_address_limit_message,
 )
 
 
@@ -91,3 +139,5 @@ def init_app(app: Flask) -> None:
             raise SettingError(
                 name, app.config[name], "is not a limit", "a limit such as '10 per minute'"
             )
+    strategy = STRATEGIES[app.config.get("RATELIMIT_STRATEGY", "fixed-window")]
+    app.extensions[FALLBACK] = strategy(MemoryStorage())

@@ -5,10 +5,10 @@ import functools
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webhooks.auth import throttle
+from webhooks import admins
+from webhooks.auth import devices, throttle
 from webhooks.auth.forms import LoginForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
@@ -29,8 +29,7 @@ def unknown_user_hash(method: str) -> str:
 
 def authenticate(email: str, password: str) -> User | None:
     """The user with this email and password, or None; as slow for an unknown email."""
-    email = throttle.normalise_email(email)
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    user = admins.find(email)
     if user is None:
         check_password_hash(unknown_user_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
@@ -39,17 +38,19 @@ def authenticate(email: str, password: str) -> User | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @throttle.per_address
-@throttle.per_account
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        refusal = throttle.reserve_attempt(form.email.data)
+        if refusal is not None:
+            throttle.refuse(refusal)
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
-        throttle.count_failure()
+            target = safe_next(request.args.get("next")) or url_for("dashboard.index")
+            return devices.remember(redirect(target), user.email)
         flash(str(LOGIN_FAILED), "error")
     return render_template("auth/login.html", form=form)
 

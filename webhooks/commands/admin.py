@@ -1,36 +1,33 @@
 """``flask admin``: the accounts that can log in to the admin site."""
 
 import os
-import secrets
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from webhooks import admins
 from webhooks.extensions import db
 from webhooks.models import User
 
-MIN_PASSWORD = 8
-
 
 def _normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254 or any(ch.isspace() for ch in email):
+    email = admins.normalise_email(email)
+    if not admins.is_email(email):
         raise click.BadParameter(f"{email!r} is not an email address.", param_hint="EMAIL")
     return email
 
 
 def _check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
+    if not admins.password_long_enough(password):
         raise click.BadParameter(
-            f"The password must be at least {MIN_PASSWORD} characters long.",
+            f"The password must be at least {admins.MIN_PASSWORD} characters long.",
             param_hint="--password",
         )
     return password
 
 
-def _find(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+_find = admins.find
 
 
 @click.group("admin", cls=AppGroup)
@@ -47,9 +44,7 @@ def create_admin(email: str, password: str):
     _check_password(password)
     if _find(email) is not None:
         raise click.ClickException(f"An admin with the email {email} already exists.")
-    user = User(email=email)
-    user.set_password(password)
-    db.session.add(user)
+    admins.create(email, password)
     db.session.commit()
     click.echo(f"Admin {email} created.")
 
@@ -101,15 +96,14 @@ def bootstrap():
     if db.session.scalar(select(func.count()).select_from(User)):
         return
     email = "admin@example.com"
-    password = secrets.token_urlsafe(12)
-    user = User(email=email)
-    user.set_password(password)
-    db.session.add(user)
+    password = admins.new_password()
+    admins.create(email, password)
     db.session.commit()
     click.echo("")
     click.echo("  First admin created. Log in with:")
     click.echo(f"    email:    {email}")
     click.echo(f"    password: {password}")
-    click.echo("  This password is shown only once; change it with")
+    click.echo("  This password is shown only once; change it on the site (click your")
+    click.echo("  email at the top of the page), or with")
     click.echo(f"  `.venv/bin/flask --app wsgi admin reset-password {email}`.")
     click.echo("")
