@@ -6,7 +6,16 @@ from pathlib import Path
 
 from flask import Flask
 
-from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
+from webhooks import (
+    commands,
+    errors,
+    event_writer,
+    i18n,
+    routing,
+    security_headers,
+    templating,
+    trusted_hosts,
+)
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -77,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
+    trusted_hosts.init_app(app)  # inside the proxy fix (sessions): the forwarded host
     sessions.init_app(app)
     throttle.init_app(app)
     limiter.init_app(app)
