@@ -246,6 +246,11 @@ def test_plain_http_is_redirected_to_https(front):
     response = front.session().get(front.url("/login?next=%2F", "http"), allow_redirects=False)
     assert response.status_code == 301
     assert response.headers["Location"] == f"https://{SITE}/login?next=%2F"
+    # certbot's HTTP challenge is looked up in its folder, not redirected (none here).
+    challenge = front.session().get(
+        front.url("/.well-known/acme-challenge/token", "http"), allow_redirects=False
+    )
+    assert challenge.status_code == 404
 
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
