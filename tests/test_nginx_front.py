@@ -296,6 +296,7 @@ def test_a_body_over_the_limit_is_refused_by_nginx_before_gunicorn(front):
     client = front.session()
     client.headers.update({**bearer(front.token), "Content-Type": "application/json"})
     seen = gunicorn_saw(front, "POST /api/v1/events")
+    logins = gunicorn_saw(front, "POST /login")
 
     # At the limit it reaches the app, which answers with the events API's own limit.
     at_limit = client.post(front.url("/api/v1/events"), data=b" " * BODY_LIMIT)
@@ -305,10 +306,15 @@ def test_a_body_over_the_limit_is_refused_by_nginx_before_gunicorn(front):
 
     over = client.post(front.url("/api/v1/events"), data=b" " * (BODY_LIMIT + 1))
     assert over.status_code == 413
-    assert "nginx" in over.text  # nginx's own page, not the app's JSON
+    assert over.headers["Content-Type"] == "application/json"  # the API's error shape, by nginx
+    assert over.json()["error"]["code"] == "payload_too_large"
     assert over.headers["Strict-Transport-Security"] == HSTS
+    form = client.post(front.url("/login"), data=b"x" * (BODY_LIMIT + 1))
+    assert form.status_code == 413
+    assert "nginx" in form.text  # nginx's own page
     time.sleep(0.5)
     assert gunicorn_saw(front, "POST /api/v1/events") == seen + 1
+    assert gunicorn_saw(front, "POST /login") == logins
 
 
 class SlowClients:
