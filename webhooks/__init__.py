@@ -16,6 +16,7 @@ from webhooks import (
     security_headers,
     settings,
     templating,
+    trusted_hosts,
 )
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
@@ -111,6 +112,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
+    trusted_hosts.init_app(app)  # inside the proxy fix (sessions): the forwarded host
     sessions.init_app(app)
     throttle.init_app(app)
     limiter.init_app(app)

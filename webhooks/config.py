@@ -54,10 +54,13 @@ DEFAULTS = {
     # True marks the session cookie Secure always; otherwise it is Secure whenever the request
     # came over HTTPS.
     "SESSION_COOKIE_SECURE": False,
-    # Reverse proxies in front of the site whose X-Forwarded-For and X-Forwarded-Proto are
-    # believed (the client address for the login limits, HTTPS for the Secure cookie); 0 trusts
-    # no such header, since any client can send one.
+    # Reverse proxies in front of the site whose X-Forwarded-For, -Proto, -Host and -Port are
+    # believed (the client address for the login limits, HTTPS for the Secure cookie, the site's
+    # address for redirects); 0 trusts no such header, since any client can send one.
     "TRUSTED_PROXIES": 0,
+    # Comma-separated host names the site answers to, e.g. "webhooks.example.com" (".example.com"
+    # takes every subdomain too); a request naming another host gets a 400. Unset: any host.
+    "TRUSTED_HOSTS": None,
     # Password checks: all login POSTs from one client address; for one email (known or not),
     # the attempts from browsers without a device cookie for it; and the attempts of one
     # browser with such a cookie (webhooks.auth.throttle). Flask-Limiter syntax, e.g.

@@ -3,8 +3,9 @@
 The cookie is marked Secure whenever the request came over HTTPS, so a site served over HTTPS
 needs no setting for it; SESSION_COOKIE_SECURE=True marks it Secure always. Behind a proxy that
 ends TLS, set TRUSTED_PROXIES so that its X-Forwarded-Proto (and X-Forwarded-For, the address
-the login limits count by) are believed; no forwarded header is believed otherwise, since any
-client can send one.
+the login limits count by, and X-Forwarded-Host and -Port, the site's address in the links and
+redirects it builds) are believed; no forwarded header is believed otherwise, since any client
+can send one.
 """
 
 from flask import Flask, has_request_context, request
@@ -35,4 +36,6 @@ def init_app(app: Flask) -> None:
     app.session_interface = HttpsAwareSessionInterface()
     proxies = trusted_proxies(app)
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
