@@ -14,7 +14,16 @@ from webhooks import create_app
 from webhooks.extensions import db
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-APP_TABLES = {"users", "webhooks", "events", "deliveries", "attempts", "api_tokens", "workers"}
+APP_TABLES = {
+    "users",
+    "webhooks",
+    "events",
+    "deliveries",
+    "attempts",
+    "api_tokens",
+    "workers",
+    "event_type_settings",
+}
 
 
 @pytest.fixture

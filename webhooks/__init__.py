@@ -6,7 +6,16 @@ from pathlib import Path
 
 from flask import Flask
 
-from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
+from webhooks import (
+    commands,
+    errors,
+    event_writer,
+    i18n,
+    routing,
+    schema_checks,
+    security_headers,
+    templating,
+)
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -84,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     pipeline.init_app(app)
     engine.init_app(app)
     event_writer.init_app(app)
+    schema_checks.init_app(app)
     access.init_app(app)
     templating.init_app(app)
     security_headers.init_app(app)

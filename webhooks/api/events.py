@@ -14,12 +14,13 @@ from webhooks.delivery.message import iso_utc
 from webhooks.event_writer import TokenRefused, report_event
 from webhooks.extensions import db
 from webhooks.models import Event
-from webhooks.outbox import EventError, Report, validate
+from webhooks.outbox import EventError, Report, SchemaRejected, checked, stored_problems
 
 
 def event_json(event: Event) -> dict:
     """An event; ``deliveries`` and ``expanded_at`` are null until the engine has written its
-    deliveries (within milliseconds of storing it)."""
+    deliveries (within milliseconds of storing it); ``schema_problems`` lists where its data
+    did not match its schema when it was accepted in "warn" mode."""
     expanded = event.expanded_at is not None
     return {
         "id": event.uid,
@@ -28,6 +29,7 @@ def event_json(event: Event) -> dict:
         "created_at": iso_utc(event.created_at),
         "expanded_at": iso_utc(event.expanded_at) if expanded else None,
         "deliveries": event.delivery_count if expanded else None,
+        "schema_problems": stored_problems(event),
     }
 
 
@@ -58,6 +60,8 @@ def create_event():
         result = report_event(report, g.api_token_hash)
     except TokenRefused as refused:
         return access.read_only_token() if refused.read_only else access.invalid_token()
+    except SchemaRejected as rejected:
+        return api_error(422, rejected.code, rejected.message, fields=rejected.fields)
     return event_json(result.event), 202 if result.created else 200
 
 
@@ -87,8 +91,7 @@ def _read_report() -> Report:
         raise ApiInputError(422, "missing_data", "`data` is required: a JSON object.")
     event_type, data, key = payload["type"], payload["data"], payload.get("id")
     try:
-        data_text = validate(event_type, data, key)
+        return checked(event_type, data, key, source="api")
     except EventError as error:
         status = 413 if error.code == "payload_too_large" else 422
         raise ApiInputError(status, error.code, error.message) from error
-    return Report(event_type, data, data_text, "api", key)

@@ -1,0 +1,110 @@
+"""Checking a reported event's ``data`` against its event type's JSON Schema (the catalogue's,
+``webhooks.catalogue.schema``), and each event type's mode: "off" (not checked), "warn" (stored
+with the problems found) or "reject" (refused, nothing stored). An event type without a mode of
+its own follows the SCHEMA_ENFORCEMENT setting. ``webhooks.outbox`` applies the mode where
+events are stored; see docs/schema-checks.md.
+
+Each schema is compiled once per process, on first use.
+"""
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jsonschema_rs
+from flask import Flask, current_app
+from sqlalchemy import Connection, bindparam, select
+
+from webhooks.catalogue import get_event
+from webhooks.catalogue.schema import data_schema
+from webhooks.models import EventTypeSetting
+
+OFF, WARN, REJECT = "off", "warn", "reject"
+MODES = (OFF, WARN, REJECT)
+SETTING = "SCHEMA_ENFORCEMENT"
+# An event keeps at most this many problems, each message cut to MAX_MESSAGE characters (a
+# message quotes the value at fault, which may be long).
+MAX_PROBLEMS = 20
+MAX_MESSAGE = 200
+MAX_PATH = 500
+ROOT = "data"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Where ``data`` does not match (a JSON path such as ``data.customer.email``) and why."""
+
+    path: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+def json_path(segments: Iterable[str | int]) -> str:
+    """``data.customer.email``, ``data.items[0]``, ``data["odd key"]``."""
+    path = ROOT
+    for segment in segments:
+        if isinstance(segment, int):
+            path += f"[{segment}]"
+        elif _NAME.match(segment):
+            path += f".{segment}"
+        else:
+            path += f"[{json.dumps(segment, ensure_ascii=False)}]"
+    return path if len(path) <= MAX_PATH else path[: MAX_PATH - 1] + "…"
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+@cache
+def _validator(event_type: str):
+    """The compiled schema of an event type (the catalogue does not change while it runs)."""
+    return jsonschema_rs.validator_for(data_schema(get_event(event_type)))
+
+
+def find_problems(event_type: str, data: Any) -> tuple[Problem, ...]:
+    """Where ``data`` does not match the schema of ``event_type`` (a catalogue slug), at most
+    MAX_PROBLEMS; a missing required member is named by its own path."""
+    found = []
+    for error in _validator(event_type).iter_errors(data):
+        segments = list(error.instance_path)
+        if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
+            segments.append(error.kind.property)
+        found.append(Problem(json_path(segments), _shorten(error.message)))
+        if len(found) == MAX_PROBLEMS:
+            break
+    return tuple(found)
+
+
+# ---------------------------------------------------------------- modes
+
+
+def check_setting(app: Flask) -> None:
+    """Stop the app at start when SCHEMA_ENFORCEMENT is not a mode."""
+    value = app.config[SETTING]
+    if value not in MODES:
+        raise ValueError(f"{SETTING} must be one of {', '.join(MODES)}, not {value!r}")
+
+
+_MODES_OF = select(EventTypeSetting.slug, EventTypeSetting.schema_mode).where(
+    EventTypeSetting.slug.in_(bindparam("slugs", expanding=True))
+)
+
+
+def modes(connection: Connection, event_types: Iterable[str]) -> dict[str, str]:
+    """The mode of each event type, read in the connection's transaction: its own, else the
+    setting's."""
+    event_types = sorted(set(event_types))
+    default = current_app.config[SETTING]
+    own = dict(connection.execute(_MODES_OF, {"slugs": event_types}).all()) if event_types else {}
+    return {slug: own.get(slug, default) for slug in event_types}
+
+
+def init_app(app: Flask) -> None:
+    check_setting(app)
