@@ -222,6 +222,7 @@ def store(
             "created_at": now,
             "expanded_at": None,
             "schema_problems": _problems_text(report.problems),
+            "schema_problem_count": len(report.problems) or None,
         }
         for report in reports
     ]

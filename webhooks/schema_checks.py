@@ -18,8 +18,9 @@ import jsonschema_rs
 from flask import Flask, current_app
 from sqlalchemy import Connection, bindparam, select
 
-from webhooks.catalogue import get_event
+from webhooks.catalogue import all_events, get_event
 from webhooks.catalogue.schema import data_schema
+from webhooks.extensions import db
 from webhooks.models import EventTypeSetting
 
 OFF, WARN, REJECT = "off", "warn", "reject"
@@ -108,3 +109,28 @@ def modes(connection: Connection, event_types: Iterable[str]) -> dict[str, str]:
 
 def init_app(app: Flask) -> None:
     check_setting(app)
+
+
+def schema_modes() -> dict[str, str]:
+    """The mode of every event type of the catalogue, for its page and the API."""
+    default = current_app.config[SETTING]
+    own = dict(
+        db.session.execute(select(EventTypeSetting.slug, EventTypeSetting.schema_mode)).all()
+    )
+    return {event.slug: own.get(event.slug, default) for event in all_events()}
+
+
+def schema_mode(event_type: str) -> str:
+    setting = db.session.get(EventTypeSetting, event_type)
+    return setting.schema_mode if setting else current_app.config[SETTING]
+
+
+def set_schema_mode(event_type: str, mode: str) -> None:
+    """Give an event type (of the catalogue) its own mode; the caller commits."""
+    if mode not in MODES:
+        raise ValueError(f"not a schema mode: {mode!r}")
+    setting = db.session.get(EventTypeSetting, event_type)
+    if setting is None:
+        db.session.add(EventTypeSetting(slug=event_type, schema_mode=mode))
+    else:
+        setting.schema_mode = mode
