@@ -178,10 +178,10 @@ def _store_batch(
             outcomes[index] = refusals[index]
         elif key in found:
             outcomes[index] = Dispatched(found[key], False)
-        elif isinstance(verdicts[index], SchemaRejected):
-            outcomes[index] = verdicts[index]
         elif key is not None and key in new:
             repeats.append((index, new[key]))
+        elif isinstance(verdicts[index], SchemaRejected):
+            outcomes[index] = verdicts[index]  # its key stays free for a later report
         else:
             if key is not None:
                 new[key] = index
