@@ -516,3 +516,95 @@ def test_dashboard_counts_warned_events_from_their_index_alone(app, admin, make_
             if "events" in row[-1]
         ]
     assert plan == ["SEARCH events USING COVERING INDEX ix_events_schema_warned (created_at>?)"]
+
+
+# ---------------------------------------------------------------- the API's event types
+
+
+def patch_type(client, token, slug: str, body, **kwargs):
+    headers = bearer(token) if token else {}
+    if "data" not in kwargs:
+        kwargs["json"] = body
+    return client.patch(f"/api/v1/event-types/{slug}", headers=headers, **kwargs)
+
+
+def own_modes(app) -> dict[str, str]:
+    with app.app_context():
+        return {row.slug: row.schema_mode for row in db.session.scalars(select(EventTypeSetting))}
+
+
+def test_api_patch_sets_the_mode_and_the_next_event_follows_it(app, client, token):
+    response = patch_type(client, token, "payment_received", {"schema_mode": "reject"})
+
+    assert response.status_code == 200
+    assert response.get_json()["schema_mode"] == "reject"
+    assert response.get_json()["slug"] == "payment_received"
+    assert own_modes(app) == {"payment_received": "reject"}
+    read = client.get("/api/v1/event-types/payment_received", headers=bearer(token))
+    assert read.get_json()["schema_mode"] == "reject"
+    listed = client.get("/api/v1/event-types", headers=bearer(token)).get_json()["data"]
+    assert {item["slug"]: item["schema_mode"] for item in listed}["payment_failed"] == "warn"
+    refused = post_event(client, token, {"type": "payment_received", "data": BAD})
+    assert_api_error(refused, 422, "schema_mismatch")
+
+    assert patch_type(client, token, "payment_received", {"schema_mode": "off"}).status_code == 200
+    assert post_event(client, token, {"type": "payment_received", "data": BAD}).status_code == 202
+
+
+def test_api_patch_with_nothing_to_change_changes_nothing(app, client, token):
+    response = patch_type(client, token, "payment_received", {})
+
+    assert response.status_code == 200 and response.get_json()["schema_mode"] == "warn"
+    assert own_modes(app) == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"schema_mode": "strict"}, "schema_mode"),
+        ({"schema_mode": "REJECT"}, "schema_mode"),
+        ({"schema_mode": 1}, "schema_mode"),
+        ({"schema_mode": None}, "schema_mode"),
+        ({"schema_mode": ["warn"]}, "schema_mode"),
+        ({"schema_mode": "off", "name": "Renamed"}, "name"),
+    ],
+)
+def test_api_patch_refuses_bad_input_naming_the_field(app, client, token, body, field):
+    response = patch_type(client, token, "payment_received", body)
+
+    assert_api_error(response, 422, "validation_failed")
+    assert field in response.get_json()["error"]["fields"]
+    assert own_modes(app) == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"data": "{not json", "content_type": "application/json"}, 400),
+        ({"data": "schema_mode=off", "content_type": "application/x-www-form-urlencoded"}, 415),
+        ({"data": "[]", "content_type": "application/json"}, 422),
+    ],
+)
+def test_api_patch_refuses_a_body_that_is_not_a_json_object(app, client, token, kwargs, status):
+    response = patch_type(client, token, "payment_received", None, **kwargs)
+
+    assert_api_error(response, status)
+    assert own_modes(app) == {}
+
+
+def test_api_patch_of_an_unknown_event_type_is_not_found(app, client, token):
+    response = patch_type(client, token, "no_such_event", {"schema_mode": "off"})
+
+    assert_api_error(response, 404, "not_found")
+    assert own_modes(app) == {}
+
+
+def test_api_patch_needs_a_full_access_token(app, client):
+    assert_api_error(patch_type(client, None, "payment_received", {"schema_mode": "off"}), 401)
+    assert_api_error(
+        patch_type(client, "whk_unknown", "payment_received", {"schema_mode": "off"}), 401
+    )
+    read_only = api_token(app, "reader", scope="read")
+    response = patch_type(client, read_only, "payment_received", {"schema_mode": "off"})
+    assert_api_error(response, 403, "read_only_token")
+    assert own_modes(app) == {}

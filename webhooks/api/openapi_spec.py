@@ -18,6 +18,7 @@ from webhooks.models import (
     DeliveryStatus,
 )
 from webhooks.routing import MAX_BIG_ID, MAX_ID, MAX_PAGE
+from webhooks.schema_checks import MAX_PROBLEMS, MODES
 from webhooks.version import PRODUCT, __version__
 
 API_PREFIX = "/api/v1"
@@ -84,6 +85,15 @@ DAY_OR_MOMENT: Schema = {
 
 def event_slugs() -> list[str]:
     return [event.slug for event in all_events()]
+
+
+# An event type's payload check (docs/schema-checks.md).
+SCHEMA_MODE: Schema = text(
+    "How a reported event's `data` is checked against `schema`: `off` (not checked), `warn` "
+    "(stored, its problems kept in `schema_problems`) or `reject` (refused with a 422 "
+    "`schema_mismatch` naming each failing path, nothing stored).",
+    enum=list(MODES),
+)
 
 
 # ---------------------------------------------------------------- component schemas
@@ -327,7 +337,23 @@ def schemas() -> dict[str, Schema]:
                     "type": "object",
                     "description": "A JSON Schema (draft 2020-12) of the `data` object.",
                 },
+                "schema_mode": SCHEMA_MODE,
             }
+        ),
+        "EventTypeChanges": obj(
+            {"schema_mode": SCHEMA_MODE},
+            required=[],
+            description="What to change of an event type; members left out keep their values.",
+        ),
+        "SchemaProblem": obj(
+            {
+                "path": text(
+                    "The JSON path at fault, e.g. `data.payment_total`.",
+                    examples=["data.customer_user_email"],
+                ),
+                "message": text(examples=['"customer_user_email" is a required property']),
+            },
+            description="Where an event's `data` does not match its event type's schema.",
         ),
         "EventTypeList": obj({"data": {"type": "array", "items": ref("EventType")}}),
         "Event": obj(
@@ -349,6 +375,13 @@ def schemas() -> dict[str, Schema]:
                         minimum=0,
                     )
                 ),
+                "schema_problems": {
+                    "type": "array",
+                    "items": ref("SchemaProblem"),
+                    "maxItems": MAX_PROBLEMS,
+                    "description": "Where its `data` did not match its event type's schema when "
+                    "it was accepted in `warn` mode; empty when nothing was kept.",
+                },
             },
             description="A reported event. Storing it does not wait for its deliveries: the "
             "engine writes them.",
@@ -686,6 +719,16 @@ def paths() -> dict[str, Schema]:
                 {"200": answer("The event type, its sample data and their schema.", "EventType")},
                 errors=("404",),
             ),
+            "patch": operation(
+                "changeEventType",
+                "Event types",
+                "Change an event type's payload check",
+                {"200": answer("The event type as changed.", "EventType")},
+                errors=("404", *JSON_INPUT),
+                description="Sets `schema_mode`, as the Events page's payload check does; it "
+                "applies to the next event reported.",
+                body=json_body("EventTypeChanges"),
+            ),
         },
         "/events": {
             "post": operation(
@@ -701,7 +744,10 @@ def paths() -> dict[str, Schema]:
                     ),
                     "422": answer(
                         "Refused: `invalid_body`, `missing_type`, `missing_data`, "
-                        "`unknown_event_type`, `invalid_data` or `invalid_id`.",
+                        "`unknown_event_type`, `invalid_data` or `invalid_id`; "
+                        "`schema_mismatch` when the event type's `schema_mode` is `reject` "
+                        "and `data` does not match its schema (`fields` names each failing "
+                        "JSON path, e.g. `data.payment_total`).",
                         "Error",
                     ),
                 },

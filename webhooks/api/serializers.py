@@ -83,13 +83,15 @@ def test_result_json(result: SendResult) -> dict[str, Any]:
     }
 
 
-def event_type_json(event: EventType, schema: dict[str, Any]) -> dict[str, Any]:
+def event_type_json(event: EventType, schema: dict[str, Any], schema_mode: str) -> dict[str, Any]:
+    """An event type; ``schema_mode`` is how its events' data is checked against ``schema``."""
     return {
         "slug": event.slug,
         "name": event.name,
         "description": event.description,
         "sample": event.sample_data(),
         "schema": schema,
+        "schema_mode": schema_mode,
     }
 
 
