@@ -27,7 +27,7 @@ def upgrade():
         'event_type_settings',
         sa.Column('slug', sa.String(length=64), nullable=False),
         sa.Column('schema_mode', sa.String(length=8), nullable=False),
-        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('slug'),
     )
     # Plain ADD COLUMN, as in d5a8e3f1c2b7: no table rebuild on SQLite.
