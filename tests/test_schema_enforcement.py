@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import jsonschema_rs
 import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from webhooks.schema_checks import (
     MAX_PROBLEMS,
     find_problems,
     json_path,
+    problems_of,
     set_schema_mode,
 )
 from webhooks.tokens import token_digest
@@ -98,6 +100,37 @@ def test_problems_name_each_field_by_its_json_path():
     assert messages["data.payment_total"] == '29 is not of type "string"'
     assert "customer_user_email" in messages["data.customer_user_email"]
     assert find_problems("payment_received", SAMPLE) == ()
+
+
+def test_nested_members_array_items_and_odd_names_are_named_by_their_paths():
+    validator = jsonschema_rs.validator_for(
+        {
+            "type": "object",
+            "properties": {
+                "customer": {"type": "object", "properties": {"email": {"type": "string"}}},
+                "items": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["sku"]},
+                },
+                "odd/~key": {"type": "integer"},
+            },
+            "required": ['quo"te'],
+        }
+    )
+    data = {"customer": {"email": 5}, "items": [{"sku": "a"}, {}], "odd/~key": "x"}
+
+    assert {problem.path for problem in problems_of(validator, data)} == {
+        "data.customer.email",
+        "data.items[1].sku",
+        'data["odd/~key"]',
+        'data["quo\\"te"]',
+    }
+    # A member named like an index is a member, not an array item.
+    digits = jsonschema_rs.validator_for(
+        {"properties": {"a": {"properties": {"0": {"type": "string"}}}}}
+    )
+    (problem,) = problems_of(digits, {"a": {"0": 1}})
+    assert problem.path == 'data.a["0"]'
 
 
 def test_json_paths_of_nested_members_array_items_and_odd_names():

@@ -70,17 +70,48 @@ def _validator(event_type: str):
 
 
 def find_problems(event_type: str, data: Any) -> tuple[Problem, ...]:
-    """Where ``data`` does not match the schema of ``event_type`` (a catalogue slug), at most
-    MAX_PROBLEMS; a missing required member is named by its own path."""
+    """Where ``data`` does not match the schema of ``event_type`` (a catalogue slug)."""
+    return problems_of(_validator(event_type), data)
+
+
+def problems_of(validator, data: Any) -> tuple[Problem, ...]:
+    """Where ``data`` does not match the compiled schema, at most MAX_PROBLEMS; a missing
+    required member is named by its own path.
+
+    The errors are read from the validator's evaluation output (JSON pointers and messages),
+    not as exception objects, each of which would carry a copy of the value at fault: for a
+    missing member, the whole of ``data``."""
+    if validator.is_valid(data):
+        return ()
     found = []
-    for error in _validator(event_type).iter_errors(data):
-        segments = list(error.instance_path)
-        if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required):
-            segments.append(error.kind.property)
-        found.append(Problem(json_path(segments), _shorten(error.message)))
-        if len(found) == MAX_PROBLEMS:
-            break
+    for error in validator.evaluate(data).errors()[:MAX_PROBLEMS]:
+        segments = _segments(error["instanceLocation"], data)
+        message = error["error"]
+        if error["schemaLocation"].endswith("/required"):
+            missing = _REQUIRED.match(message)
+            if missing:
+                segments.append(json.loads(missing.group(1)))
+        found.append(Problem(json_path(segments), _shorten(message)))
     return tuple(found)
+
+
+# The message of a missing required member: its name as a JSON string, then these words.
+_REQUIRED = re.compile(r'("(?:[^"\\]|\\.)*") is a required property\Z', re.S)
+
+
+def _segments(pointer: str, data: Any) -> list[str | int]:
+    """A JSON pointer into ``data`` as member names and array indexes."""
+    segments: list[str | int] = []
+    value = data
+    for raw in pointer.split("/")[1:]:
+        segment = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, list) and segment.isdigit():
+            segments.append(int(segment))
+            value = value[int(segment)] if int(segment) < len(value) else None
+        else:
+            segments.append(segment)
+            value = value.get(segment) if isinstance(value, dict) else None
+    return segments
 
 
 # ---------------------------------------------------------------- modes
