@@ -104,7 +104,8 @@ def test_event_types_list_the_whole_catalogue_in_its_order(app, client, token):
     assert set(body) == {"data"}
     assert [shown["slug"] for shown in body["data"]] == [event.slug for event in all_events()]
     for shown, event in zip(body["data"], all_events(), strict=True):
-        assert set(shown) == {"slug", "name", "description", "sample", "schema"}
+        assert set(shown) == {"slug", "name", "description", "sample", "schema", "schema_mode"}
+        assert shown["schema_mode"] == "warn"  # SCHEMA_ENFORCEMENT's default
         assert shown["name"] == event.name
         assert shown["description"] == event.description
         assert shown["sample"] == json.loads(json.dumps(dict(event.sample)))

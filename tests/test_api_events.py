@@ -99,7 +99,15 @@ def test_reported_event_is_accepted_with_its_id_and_type_and_stored_alone(
 
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
-    assert set(body) == {"id", "type", "idempotency_key", "created_at", "expanded_at", "deliveries"}
+    assert set(body) == {
+        "id",
+        "type",
+        "idempotency_key",
+        "created_at",
+        "expanded_at",
+        "deliveries",
+        "schema_problems",
+    }
     assert body["id"].startswith("evt_")
     assert body["type"] == "payment_received"
     assert body["idempotency_key"] is None

@@ -76,7 +76,7 @@ def test_send_inline_json_stores_the_event_for_the_worker_to_deliver(app, flask,
 
     assert result.exit_code == 0, result.output
     [event] = events_stored(app)
-    assert result.output.strip() == (
+    assert result.stdout.strip() == (
         f"Stored: event {event['uid']}; the worker delivers it to every subscribed webhook."
     )
     assert event["data"] == {"payment_id": 7, "total": "$9"}

@@ -14,7 +14,16 @@ from webhooks import create_app
 from webhooks.extensions import db
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
-APP_TABLES = {"users", "webhooks", "events", "deliveries", "attempts", "api_tokens", "workers"}
+APP_TABLES = {
+    "users",
+    "webhooks",
+    "events",
+    "deliveries",
+    "attempts",
+    "api_tokens",
+    "workers",
+    "event_type_settings",
+}
 
 
 @pytest.fixture
@@ -177,3 +186,37 @@ def test_events_stored_before_the_engine_expanded_them_count_as_expanded(fresh_a
     assert row.delivery_count == 2
     assert str(row.expanded_at).startswith("2026-11-30 10:00:00")
     assert unexpanded == 0
+
+
+def test_events_stored_before_schema_checks_have_no_problems_and_types_follow_the_setting(
+    fresh_app,
+):
+    flask_db(fresh_app, "upgrade", "3e727be8f540")
+    with fresh_app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO events (uid, type, data, source, delivery_count, created_at) "
+                "VALUES ('evt_old', 'payment_received', '{}', 'api', 0, '2026-12-01 10:00:00')"
+            )
+        )
+
+    flask_db(fresh_app, "upgrade", "c04222db11f2")
+
+    with fresh_app.app_context(), db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT uid, schema_problems, schema_problem_count FROM events")
+        ).one()
+        settings = connection.execute(text("SELECT count(*) FROM event_type_settings")).scalar()
+        indexes = {index["name"] for index in inspect(connection).get_indexes("events")}
+    assert tuple(row) == ("evt_old", None, None)
+    assert settings == 0
+    assert "ix_events_schema_warned" in indexes
+
+    flask_db(fresh_app, "downgrade", "3e727be8f540")
+
+    with fresh_app.app_context(), db.engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("events")}
+        uids = connection.execute(text("SELECT uid FROM events")).scalars().all()
+    assert "schema_problems" not in columns and "schema_problem_count" not in columns
+    assert "event_type_settings" not in table_names(fresh_app)
+    assert uids == ["evt_old"]

@@ -18,6 +18,11 @@ DEFAULTS = {
     "RETENTION_DAYS": 30,
     # Largest event payload the API, CLI and Python call accept, in bytes of JSON.
     "MAX_EVENT_BYTES": 256 * 1024,
+    # What a reported event's data is checked against its event type's JSON Schema for, unless
+    # the event type has a mode of its own (set on the Events page or through the API): "off"
+    # (not checked), "warn" (stored with the problems found, flagged on its pages) or "reject"
+    # (refused, nothing stored). See docs/schema-checks.md.
+    "SCHEMA_ENFORCEMENT": "warn",
     # Worker: attempts in flight at once in one worker process, and how often it looks for work
     # written by other processes (work from this process wakes it at once).
     "WORKER_CONCURRENCY": 1000,

@@ -2,7 +2,8 @@
 
 Each request thread checks its event, hands it to this process's writer thread and waits. The
 writer takes every event waiting at that moment (up to ``MAX_BATCH``) and, in one transaction,
-checks their tokens, skips idempotency keys already stored, stores the events, and commits;
+checks their tokens, skips idempotency keys already stored, applies each event type's schema
+mode (refusing those that do not match in "reject" mode), stores the events, and commits;
 then it tells the delivery engine, which expands them into deliveries, and answers each
 request. Under load
 one transaction serves many requests, so the database round trips and commits per event fall
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from webhooks.extensions import db
 from webhooks.models import ApiToken
-from webhooks.outbox import Dispatched, Report, store, stored_events
+from webhooks.outbox import Dispatched, Report, SchemaRejected, admit, store, stored_events
 from webhooks.redaction import error_kind
 from webhooks.tokens import live_tokens
 from webhooks.worker.wakeup import note_new_work
@@ -154,28 +155,39 @@ class EventWriter:
 def _store_batch(
     connection: Connection, reports: list[Report], token_hashes: list[str]
 ) -> tuple[list[Dispatched | BaseException], int]:
-    """In the connection's transaction: check the tokens, skip the keys already stored, store
-    the new events. One outcome per report, in order, and how many events are new."""
+    """In the connection's transaction: check the tokens, skip the keys already stored, apply
+    each event type's schema mode, store the new events. One outcome per report, in order, and
+    how many events are new."""
     outcomes: list[Dispatched | BaseException | None] = [None] * len(reports)
     tokens = live_tokens(connection, token_hashes)
     new: dict[str, int] = {}  # idempotency key -> index of the report storing it
     repeats: list[tuple[int, int]] = []  # (index, index of the first with its key)
     found = stored_events(connection, {r.idempotency_key for r in reports} - {None})
+    refusals = [_refusal(tokens.get(token_hash)) for token_hash in token_hashes]
+    candidates = [
+        index
+        for index, report in enumerate(reports)
+        if refusals[index] is None and report.idempotency_key not in found
+    ]
+    verdicts = dict(
+        zip(candidates, admit(connection, [reports[i] for i in candidates]), strict=True)
+    )
     to_store = []
-    for index, (report, token_hash) in enumerate(zip(reports, token_hashes, strict=True)):
-        refusal = _refusal(tokens.get(token_hash))
+    for index, report in enumerate(reports):
         key = report.idempotency_key
-        if refusal is not None:
-            outcomes[index] = refusal
+        if refusals[index] is not None:
+            outcomes[index] = refusals[index]
         elif key in found:
             outcomes[index] = Dispatched(found[key], False)
         elif key is not None and key in new:
             repeats.append((index, new[key]))
+        elif isinstance(verdicts[index], SchemaRejected):
+            outcomes[index] = verdicts[index]  # its key stays free for a later report
         else:
             if key is not None:
                 new[key] = index
             to_store.append(index)
-    stored = store(connection, [reports[i] for i in to_store])
+    stored = store(connection, [verdicts[i] for i in to_store])
     for index, event in zip(to_store, stored, strict=True):
         outcomes[index] = Dispatched(event, True)
     for index, first in repeats:  # the same key as an event stored earlier in this batch

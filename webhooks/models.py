@@ -213,6 +213,15 @@ class Event(db.Model):
             sqlite_where=text("expanded_at IS NULL"),
             postgresql_where=text("expanded_at IS NULL"),
         ),
+        # The events accepted with schema problems, by time: the dashboard counts the last
+        # day's from this index alone (the count makes it covering on SQLite too).
+        Index(
+            "ix_events_schema_warned",
+            "created_at",
+            "schema_problem_count",
+            sqlite_where=text("schema_problem_count IS NOT NULL"),
+            postgresql_where=text("schema_problem_count IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -225,6 +234,23 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # When the engine wrote its deliveries, one per subscribed webhook; None until then.
     expanded_at: Mapped[datetime | None]
+    # Where ``data`` did not match its event type's JSON Schema when it was accepted in "warn"
+    # mode (``webhooks.schema_checks``): a JSON list of {"path", "message"}, at most
+    # MAX_PROBLEMS, and how many; both None when nothing was found or nothing was checked.
+    schema_problems: Mapped[str | None] = mapped_column(Text)
+    schema_problem_count: Mapped[int | None]
+
+
+class EventTypeSetting(db.Model):
+    """An event type's own settings, set by an operator; an event type without a row follows
+    the defaults (``SCHEMA_ENFORCEMENT``)."""
+
+    __tablename__ = "event_type_settings"
+
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "off", "warn" or "reject" (``webhooks.schema_checks.MODES``).
+    schema_mode: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class WorkerProcess(db.Model):

@@ -4,11 +4,15 @@ An event is stored once, durably, in one transaction; once ``dispatch`` returns,
 lost even if the process dies. The engine then expands it into a delivery per subscribed
 webhook (``webhooks.worker.fanout``), so storing costs the same however many webhooks are
 subscribed.
+
+Its ``data`` is checked against its event type's JSON Schema when it is read (``checked``), and
+``admit`` applies the event type's mode where it is stored (``webhooks.schema_checks``): the
+problems found are kept with the event ("warn"), dropped ("off"), or refuse it ("reject").
 """
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +21,17 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from webhooks import schema_checks
 from webhooks.catalogue import get_event
 from webhooks.extensions import db
 from webhooks.models import Event, new_event_id
+from webhooks.schema_checks import Problem
 from webhooks.worker.wakeup import note_new_work
 
 MAX_KEY_LENGTH = 255
 MAX_DEPTH = 64
+# Events the service reports itself (``webhook_disabled``): never refused, whatever the mode.
+SYSTEM = "system"
 
 
 class EventError(ValueError):
@@ -33,6 +41,27 @@ class EventError(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class SchemaRejected(EventError):
+    """An event whose ``data`` does not match its event type's schema, in "reject" mode."""
+
+    def __init__(self, event_type: str, problems: tuple[Problem, ...]) -> None:
+        listing = "; ".join(f"{problem.path}: {problem.message}" for problem in problems)
+        super().__init__(
+            "schema_mismatch",
+            f"`data` does not match the JSON Schema of {event_type}, so the event was not "
+            f"stored: {listing}",
+        )
+        self.problems = problems
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        """Each JSON path at fault and what is wrong there."""
+        fields: dict[str, list[str]] = {}
+        for problem in self.problems:
+            fields.setdefault(problem.path, []).append(problem.message)
+        return fields
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,35 @@ def check_data(data: Any) -> str:
     return _serialise(data, current_app.config["MAX_EVENT_BYTES"])
 
 
+def checked(event_type: Any, data: Any, idempotency_key: Any = None, *, source: str) -> "Report":
+    """An event ready to be stored, with where its data does not match its schema; raises
+    ``EventError`` for one that cannot be accepted at all."""
+    data_text = validate(event_type, data, idempotency_key)
+    problems = schema_checks.find_problems(event_type, data)
+    return Report(event_type, data, data_text, source, idempotency_key, problems)
+
+
+def admit(connection: Connection, reports: Sequence["Report"]) -> list["Report | SchemaRejected"]:
+    """Each report as its event type's mode wants it stored, or the refusal of one that does
+    not match its schema in "reject" mode. The modes are read in the connection's transaction,
+    and only when a report has problems."""
+    if not any(report.problems for report in reports):
+        return list(reports)
+    modes = schema_checks.modes(connection, {report.event_type for report in reports})
+    verdicts: list[Report | SchemaRejected] = []
+    for report in reports:
+        mode = modes[report.event_type]
+        if not report.problems or mode == schema_checks.WARN:
+            verdicts.append(report)
+        elif mode == schema_checks.REJECT and report.source != SYSTEM:
+            verdicts.append(SchemaRejected(report.event_type, report.problems))
+        elif mode == schema_checks.REJECT:
+            verdicts.append(report)  # the service's own event: kept, with its problems
+        else:
+            verdicts.append(replace(report, problems=()))
+    return verdicts
+
+
 def enqueue(
     event_type: str,
     data: dict[str, Any],
@@ -117,24 +175,28 @@ def enqueue(
     now: datetime | None = None,
 ) -> Event:
     """Store the event in the session's transaction; the caller commits (and the engine is
-    told then, and expands it)."""
-    report = Report(
-        event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
-    )
-    (event,) = store(db.session.connection(), [report], now=now)
+    told then, and expands it). Raises ``SchemaRejected`` (nothing written) as ``dispatch``
+    does, except for the service's own events."""
+    report = checked(event_type, data, idempotency_key, source=source)
+    (verdict,) = admit(db.session.connection(), [report])
+    if isinstance(verdict, SchemaRejected):
+        raise verdict
+    (event,) = store(db.session.connection(), [verdict], now=now)
     note_new_work(db.session)
     return event
 
 
 @dataclass(frozen=True)
 class Report:
-    """An event checked by ``validate`` and ready to be stored; ``data_text`` is its JSON."""
+    """An event checked by ``validate`` and ready to be stored; ``data_text`` is its JSON, and
+    ``problems`` where its data does not match its schema (kept with it when stored)."""
 
     event_type: str
     data: dict[str, Any]
     data_text: str
     source: str
     idempotency_key: str | None = None
+    problems: tuple[Problem, ...] = ()
 
 
 # Reporting an event is the hot path: these statements are built once (SQLAlchemy then reuses
@@ -165,6 +227,8 @@ def store(
             "delivery_count": 0,
             "created_at": now,
             "expanded_at": None,
+            "schema_problems": _problems_text(report.problems),
+            "schema_problem_count": len(report.problems) or None,
         }
         for report in reports
     ]
@@ -173,6 +237,23 @@ def store(
     ):
         event_values["id"] = event_id
     return [_detached(event_values) for event_values in values]
+
+
+def _problems_text(problems: tuple[Problem, ...]) -> str | None:
+    if not problems:
+        return None
+    return json.dumps([problem.as_json() for problem in problems], ensure_ascii=False)
+
+
+def stored_problems(event: Event) -> list[dict[str, str]]:
+    """The schema problems kept with an event: a list of {"path", "message"}, maybe empty."""
+    if not event.schema_problems:
+        return []
+    try:
+        problems = json.loads(event.schema_problems)
+    except (ValueError, RecursionError):
+        return []
+    return problems if isinstance(problems, list) else []
 
 
 def _detached(values: dict[str, Any]) -> Event:
@@ -207,16 +288,19 @@ def dispatch(
 
     Run inside an application context. The same ``idempotency_key`` twice stores one event;
     the second call returns the first with ``created=False``. Raises ``EventError`` for an
-    unknown type or unusable data, before anything is written.
+    unknown type or unusable data, and its ``SchemaRejected`` for data that does not match the
+    event type's schema in "reject" mode, before anything is written.
     """
-    report = Report(
-        event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
-    )
+    report = checked(event_type, data, idempotency_key, source=source)
     if idempotency_key is not None:
         if (found := _existing(idempotency_key)) is not None:
             return Dispatched(found, False)
     try:
-        (event,) = store(db.session.connection(), [report])
+        (verdict,) = admit(db.session.connection(), [report])
+        if isinstance(verdict, SchemaRejected):
+            db.session.rollback()
+            raise verdict
+        (event,) = store(db.session.connection(), [verdict])
         note_new_work(db.session)
         db.session.commit()
     except IntegrityError:

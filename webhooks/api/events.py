@@ -15,7 +15,7 @@ from webhooks.auth import access
 from webhooks.event_writer import TokenRefused, report_event
 from webhooks.extensions import db
 from webhooks.models import Event
-from webhooks.outbox import EventError, Report, validate
+from webhooks.outbox import EventError, Report, SchemaRejected, checked
 
 
 @bp.get("/events/<event_id>")
@@ -45,6 +45,8 @@ def create_event():
         result = report_event(report, g.api_token_hash)
     except TokenRefused as refused:
         return access.read_only_token() if refused.read_only else access.invalid_token()
+    except SchemaRejected as rejected:
+        return api_error(422, rejected.code, rejected.message, fields=rejected.fields)
     return body(EventShape.of(result.event)), 202 if result.created else 200
 
 
@@ -74,8 +76,7 @@ def _read_report() -> Report:
         raise ApiInputError(422, "missing_data", "`data` is required: a JSON object.")
     event_type, data, key = payload["type"], payload["data"], payload.get("id")
     try:
-        data_text = validate(event_type, data, key)
+        return checked(event_type, data, key, source="api")
     except EventError as error:
         status = 413 if error.code == "payload_too_large" else 422
         raise ApiInputError(status, error.code, error.message) from error
-    return Report(event_type, data, data_text, "api", key)

@@ -207,13 +207,24 @@ OPERATIONS = (
         errors=("404",),
     ),
     Operation(
+        "patch", "/event-types/{slug}", "changeEventType", "Event types",
+        "Change an event type's payload check",
+        {"200": ("The event type as changed.", shapes.EventType)},
+        errors=("404", *JSON_INPUT),
+        body=shapes.EventTypeChanges,
+        description="Sets `schema_mode`, as the Events page's payload check does; it applies to "
+        "the next event reported.",
+    ),
+    Operation(
         "post", "/events", "createEvent", "Events", "Report an event",
         {
             "202": ("Stored; the engine delivers it to every subscribed webhook.", shapes.Event),
             "200": ("An event with this `id` was reported before: that one.", shapes.Event),
             "422": (
                 "Refused: `invalid_body`, `missing_type`, `missing_data`, `unknown_event_type`, "
-                "`invalid_data` or `invalid_id`.",
+                "`invalid_data` or `invalid_id`; `schema_mismatch` when the event type's "
+                "`schema_mode` is `reject` and `data` does not match its schema (`fields` names "
+                "each failing JSON path, e.g. `data.payment_total`).",
                 shapes.Error,
             ),
         },

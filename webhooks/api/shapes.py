@@ -42,7 +42,9 @@ from webhooks.models import Attempt as AttemptRow
 from webhooks.models import Delivery as DeliveryRow
 from webhooks.models import Event as EventRow
 from webhooks.models import Webhook as WebhookRow
+from webhooks.outbox import stored_problems
 from webhooks.routing import MAX_BIG_ID, MAX_ID
+from webhooks.schema_checks import MAX_PROBLEMS, MODES
 
 MAX_PER_PAGE = 100
 EVENT_SLUGS = [event.slug for event in all_events()]
@@ -444,6 +446,42 @@ class TestResult(Shape):
 # ---------------------------------------------------------------- the catalogue and events
 
 
+def _schema_mode(value: str | None) -> str:
+    if value not in MODES:
+        raise rules.RuleError("Must be one of " + ", ".join(f"`{mode}`" for mode in MODES) + ".")
+    return value
+
+
+SchemaMode = Annotated[
+    str,
+    Ruled(_schema_mode),
+    Field(
+        description="How a reported event's `data` is checked against `schema`: `off` (not "
+        "checked), `warn` (stored, its problems kept in `schema_problems`) or `reject` (refused "
+        "with a 422 `schema_mismatch` naming each failing path, nothing stored).",
+        json_schema_extra={"enum": list(MODES)},
+    ),
+]
+
+
+class SchemaProblem(Shape):
+    """Where an event's `data` does not match its event type's schema."""
+
+    path: str = Field(
+        description="The JSON path at fault, e.g. `data.payment_total`.",
+        examples=["data.customer_user_email"],
+    )
+    message: str = Field(examples=['"customer_user_email" is a required property'])
+
+
+class EventTypeChanges(Input):
+    """What to change of an event type; members left out keep their values."""
+
+    model_config = ConfigDict(json_schema_extra=_schema_without_defaults)
+
+    schema_mode: SchemaMode = None
+
+
 class EventType(Shape):
     slug: str = Field(examples=["payment_received"])
     name: str = Field(examples=["Payment Received"])
@@ -452,15 +490,17 @@ class EventType(Shape):
     json_schema: dict[str, Any] = Field(
         alias="schema", description="A JSON Schema (draft 2020-12) of the `data` object."
     )
+    schema_mode: SchemaMode
 
     @classmethod
-    def of(cls, event: CatalogueEvent) -> "EventType":
+    def of(cls, event: CatalogueEvent, schema_mode: str) -> "EventType":
         return cls(
             slug=event.slug,
             name=event.name,
             description=event.description,
             sample=event.sample_data(),
             schema=data_schema(event),
+            schema_mode=schema_mode,
         )
 
 
@@ -483,6 +523,11 @@ class Event(Shape):
         description="Its deliveries: one per webhook subscribed to its type, active when it was "
         "expanded and created no later than the event; null until expanded."
     )
+    schema_problems: list[SchemaProblem] = Field(
+        max_length=MAX_PROBLEMS,
+        description="Where its `data` did not match its event type's schema when it was "
+        "accepted in `warn` mode; empty when nothing was kept.",
+    )
 
     @classmethod
     def of(cls, event: EventRow) -> "Event":
@@ -494,6 +539,7 @@ class Event(Shape):
             created_at=event.created_at,
             expanded_at=event.expanded_at if expanded else None,
             deliveries=event.delivery_count if expanded else None,
+            schema_problems=stored_problems(event),
         )
 
 

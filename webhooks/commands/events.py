@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from webhooks.catalogue import all_events
-from webhooks.outbox import EventError, dispatch
+from webhooks.outbox import EventError, dispatch, stored_problems
 
 
 @click.group("events", cls=AppGroup)
@@ -51,6 +51,15 @@ def send_command(event_type: str, data: str | None, data_file, idempotency_key: 
     click.echo(
         f"{state}: event {result.event.uid}; the worker delivers it to every subscribed webhook."
     )
+    problems = stored_problems(result.event) if result.created else []
+    if problems:
+        click.echo(
+            f"Warning: the payload does not match the JSON Schema of {event_type} "
+            f"({len(problems)} problem(s), kept with the event):",
+            err=True,
+        )
+        for problem in problems:
+            click.echo(f"  {problem['path']}: {problem['message']}", err=True)
 
 
 @events_group.command("types")

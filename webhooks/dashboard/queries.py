@@ -13,7 +13,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, case, func, literal, select, union_all
 
 from webhooks.extensions import db
-from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.models import Delivery, DeliveryStatus, Event, Webhook
 
 HOURS = 24
 # Deliveries that did not get through: given up, or failed and waiting for a retry.
@@ -66,6 +66,8 @@ class Activity:
     since: datetime
     hours: list[Hour]
     by_status: dict[str, int] = field(default_factory=dict)
+    # Events accepted with schema problems ("warn") since ``since``.
+    warned_events: int = 0
 
     @property
     def total(self) -> int:
@@ -100,10 +102,23 @@ def hour_bound(n: int) -> str:
     return f"hour_{n}"
 
 
+def count_warned_events(start: str):
+    """Events accepted with schema problems since the time bound to ``start``, as a scalar
+    subquery: one range of the partial index ``ix_events_schema_warned``, which holds those
+    events only."""
+    return (
+        select(func.count())
+        .select_from(Event)
+        .where(Event.schema_problem_count.is_not(None), Event.created_at >= bindparam(start))
+        .scalar_subquery()
+    )
+
+
 @cache
 def day_statement() -> Select:
-    """The counts of ``COUNTED``, one column each, in one statement. Built once: it is the same
-    every time but for the hours' bounds, which are its parameters."""
+    """The counts of ``COUNTED``, one column each, then the warned events' count, in one
+    statement. Built once: it is the same every time but for the hours' bounds, which are its
+    parameters."""
     columns = []
     for status, n in COUNTED:
         if n is None:
@@ -111,7 +126,7 @@ def day_statement() -> Select:
         else:
             end = hour_bound(n + 1) if n < HOURS else None
             columns.append(count_created(status, hour_bound(n), end))
-    return select(*columns)
+    return select(*columns, count_warned_events(hour_bound(0)))
 
 
 def activity(now: datetime) -> Activity:
@@ -124,7 +139,7 @@ def activity(now: datetime) -> Activity:
     since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     hours = [Hour(since + timedelta(hours=n)) for n in range(HOURS)]
     bounds = {hour_bound(n): since + timedelta(hours=n) for n in range(HOURS + 1)}
-    counts = db.session.execute(day_statement(), bounds).one()
+    *counts, warned_events = db.session.execute(day_statement(), bounds).one()
     by_status: dict[str, int] = {}
     for (status, n), count in zip(COUNTED, counts, strict=True):
         by_status[status] = by_status.get(status, 0) + count
@@ -134,7 +149,7 @@ def activity(now: datetime) -> Activity:
             hours[n].succeeded += count
         else:
             hours[n].failed += count
-    return Activity(since=since, hours=hours, by_status=by_status)
+    return Activity(since=since, hours=hours, by_status=by_status, warned_events=warned_events)
 
 
 @dataclass(frozen=True)
