@@ -156,6 +156,10 @@ def test_every_operation_answers_its_declared_model(app, client, token, doc, rec
     api("POST", "/webhooks/{webhook_id}/test", webhook_id=webhook_id)
     api("GET", "/event-types")
     api("GET", "/event-types/{slug}", slug="payment_received")
+    changed = api(
+        "PATCH", "/event-types/{slug}", slug="invoice_sent", json_body={"schema_mode": "off"}
+    )
+    assert changed.get_json()["schema_mode"] == "off"
     event = api("POST", "/events", json_body={"type": "payment_received", "data": {"n": 1}})
     assert expand(app) == 1
     api("GET", "/events/{event_id}", event_id=event.get_json()["id"])
