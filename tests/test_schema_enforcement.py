@@ -36,6 +36,7 @@ from webhooks.schema_checks import (
     problems_of,
     set_schema_mode,
 )
+from webhooks.settings import SettingError
 from webhooks.tokens import token_digest
 
 NOTHING = {"events": 0, "deliveries": 0, "attempts": 0}
@@ -262,10 +263,13 @@ def test_the_setting_is_the_mode_of_event_types_without_their_own(config):
 @pytest.mark.parametrize("value", ["strict", "", "WARN", None, 1])
 def test_a_bad_setting_stops_the_app_with_a_one_line_message(config, value):
     config["SCHEMA_ENFORCEMENT"] = value
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(SettingError) as raised:
         create_app(config)
     message = str(raised.value)
-    assert message == (f"SCHEMA_ENFORCEMENT must be one of off, warn, reject, not {value!r}")
+    assert message == (
+        f"WEBHOOKS_SCHEMA_ENFORCEMENT: {value!r} is not one of off, warn, reject; "
+        "expected off, warn or reject"
+    )
     assert "\n" not in message
 
 

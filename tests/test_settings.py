@@ -35,6 +35,8 @@ BAD = [
     ("RETRY_SCHEDULE", "5,soon", "comma-separated seconds"),
     ("RETRY_SCHEDULE", "5,-1", "comma-separated seconds"),
     ("LOGIN_LIMIT_PER_ACCOUNT", "five", "a limit such as"),
+    ("SCHEMA_ENFORCEMENT", "strict", "off, warn or reject"),
+    ("TRUSTED_HOSTS", "webhooks.example.com:8443", "comma-separated host names"),
 ]
 
 

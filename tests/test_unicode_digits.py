@@ -50,6 +50,14 @@ def test_a_unicode_digit_in_a_bulk_selection_selects_nothing(app, admin, make_we
         assert db.session.get(Webhook, kept) is not None
 
 
+def test_a_unicode_digit_as_a_test_send_id_shows_the_page_without_it(admin, make_webhook):
+    webhook = make_webhook()
+
+    assert (
+        admin.get(f"/webhooks/{webhook}/edit", query_string={"test_send": "²"}).status_code == 200
+    )
+
+
 @pytest.mark.parametrize("path", ["/webhooks/²", "/webhooks/①/edit", "/deliveries/１"])
 def test_a_unicode_digit_as_an_id_is_not_found(admin, path):
     assert admin.get(path).status_code == 404

@@ -13,7 +13,6 @@ from webhooks import (
     event_writer,
     i18n,
     routing,
-    schema_checks,
     security_headers,
     settings,
     templating,
@@ -121,7 +120,6 @@ def register_extensions(app: Flask) -> None:
     pipeline.init_app(app)
     engine.init_app(app)
     event_writer.init_app(app)
-    schema_checks.init_app(app)
     access.init_app(app)
     templating.init_app(app)
     security_headers.init_app(app)

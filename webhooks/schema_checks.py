@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema_rs
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import Connection, bindparam, select
 
 from webhooks.catalogue import all_events, get_event
@@ -117,13 +117,6 @@ def _segments(pointer: str, data: Any) -> list[str | int]:
 # ---------------------------------------------------------------- modes
 
 
-def check_setting(app: Flask) -> None:
-    """Stop the app at start when SCHEMA_ENFORCEMENT is not a mode."""
-    value = app.config[SETTING]
-    if value not in MODES:
-        raise ValueError(f"{SETTING} must be one of {', '.join(MODES)}, not {value!r}")
-
-
 _MODES_OF = select(EventTypeSetting.slug, EventTypeSetting.schema_mode).where(
     EventTypeSetting.slug.in_(bindparam("slugs", expanding=True))
 )
@@ -136,10 +129,6 @@ def modes(connection: Connection, event_types: Iterable[str]) -> dict[str, str]:
     default = current_app.config[SETTING]
     own = dict(connection.execute(_MODES_OF, {"slugs": event_types}).all()) if event_types else {}
     return {slug: own.get(slug, default) for slug in event_types}
-
-
-def init_app(app: Flask) -> None:
-    check_setting(app)
 
 
 def schema_modes() -> dict[str, str]:

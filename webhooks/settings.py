@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from webhooks.schema_checks import MODES as SCHEMA_MODES
+
 
 class SettingError(ValueError):
     """A setting that cannot be used; ``str(error)`` is the one line to show."""
@@ -88,6 +90,7 @@ READERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "BREAKER_AFTER": (whole(1), "a whole number of failures of at least 1, such as 5"),
     "EMBEDDED_WORKER": (boolean, "true or false"),
     "QUEUE": (one_of("embedded", "celery"), "embedded or celery"),
+    "SCHEMA_ENFORCEMENT": (one_of(*SCHEMA_MODES), "off, warn or reject"),
     "WEBHOOKS_PER_PAGE": (whole(1), "a whole number of at least 1, such as 20"),
     "DELIVERIES_PER_PAGE": (whole(1), "a whole number of at least 1, such as 50"),
     "RECENT_DELIVERIES": (whole(1), "a whole number of at least 1, such as 10"),
