@@ -6,7 +6,16 @@ from pathlib import Path
 
 from flask import Flask
 
-from webhooks import commands, errors, event_writer, i18n, routing, security_headers, templating
+from webhooks import (
+    commands,
+    errors,
+    event_writer,
+    i18n,
+    routing,
+    security_headers,
+    telemetry,
+    templating,
+)
 from webhooks.auth import access, sessions, throttle
 from webhooks.config import DEFAULTS
 from webhooks.delivery import pipeline
@@ -87,6 +96,7 @@ def register_extensions(app: Flask) -> None:
     access.init_app(app)
     templating.init_app(app)
     security_headers.init_app(app)
+    telemetry.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,5 +1,10 @@
 """Default settings; set each in instance/config.py or as WEBHOOKS_<NAME> in the environment."""
 
+
+class SettingError(ValueError):
+    """A setting with a value the service cannot use; the message names it, on one line."""
+
+
 DEFAULTS = {
     # Seconds to wait for a receiver to connect and to answer.
     "DELIVERY_TIMEOUT": 15,
@@ -68,4 +73,9 @@ DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_STRATEGY": "moving-window",
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    # Logs: "text" (lines for people) or "json" (one JSON object per line, with a line per
+    # delivery attempt naming its delivery, webhook, message id, status and duration).
+    "LOG_FORMAT": "text",
+    # The bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics answers 404.
+    "METRICS_TOKEN": "",
 }

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.outbox import Dispatched, Report, store, stored_events
+from webhooks.telemetry import record as telemetry
 from webhooks.tokens import live_tokens
 from webhooks.worker.wakeup import note_new_work
 
@@ -139,6 +140,9 @@ class EventWriter:
             )
             if stored:
                 note_new_work(session)
+                telemetry.events_stored(session, "api", stored)
+        repeated = sum(isinstance(o, Dispatched) and not o.created for o in outcomes)
+        telemetry.events_duplicate("api", repeated)
         return outcomes
 
     def _disconnect(self) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from webhooks.catalogue import get_event
 from webhooks.extensions import db
 from webhooks.models import Event, new_event_id
+from webhooks.telemetry import record as telemetry
 from webhooks.worker.wakeup import note_new_work
 
 MAX_KEY_LENGTH = 255
@@ -117,6 +118,7 @@ def enqueue(
     )
     (event,) = store(db.session.connection(), [report], now=now)
     note_new_work(db.session)
+    telemetry.events_stored(db.session, source)
     return event
 
 
@@ -203,15 +205,20 @@ def dispatch(
     the second call returns the first with ``created=False``. Raises ``EventError`` for an
     unknown type or unusable data, before anything is written.
     """
-    report = Report(
-        event_type, data, validate(event_type, data, idempotency_key), source, idempotency_key
-    )
+    try:
+        data_text = validate(event_type, data, idempotency_key)
+    except EventError:
+        telemetry.event_rejected(source)
+        raise
+    report = Report(event_type, data, data_text, source, idempotency_key)
     if idempotency_key is not None:
         if (found := _existing(idempotency_key)) is not None:
+            telemetry.events_duplicate(source)
             return Dispatched(found, False)
     try:
         (event,) = store(db.session.connection(), [report])
         note_new_work(db.session)
+        telemetry.events_stored(db.session, source)
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at the INSERT or at the commit).
@@ -221,5 +228,6 @@ def dispatch(
         found = _existing(idempotency_key)
         if found is None:
             raise
+        telemetry.events_duplicate(source)
         return Dispatched(found, False)
     return Dispatched(event, True)

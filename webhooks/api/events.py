@@ -15,6 +15,7 @@ from webhooks.event_writer import TokenRefused, report_event
 from webhooks.extensions import db
 from webhooks.models import Event
 from webhooks.outbox import EventError, Report, validate
+from webhooks.telemetry import record as telemetry
 
 
 def event_json(event: Event) -> dict:
@@ -53,7 +54,11 @@ def create_event():
     try:
         report = _read_report()
     except ApiInputError as malformed:
-        return access.refusal_before_reading() or malformed.response
+        refusal = access.refusal_before_reading()
+        if refusal is not None:
+            return refusal
+        telemetry.event_rejected("api")
+        return malformed.response
     try:
         result = report_event(report, g.api_token_hash)
     except TokenRefused as refused:

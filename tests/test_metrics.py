@@ -1,0 +1,317 @@
+"""GET /metrics: the token that guards it, and the figures a Prometheus scraper reads, after
+real deliveries to a real receiver on 127.0.0.1."""
+
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.engine_helpers import (
+    FakeClock,
+    Script,
+    api_token,
+    bearer,
+    claim,
+    expand,
+    post_event,
+    update_webhook,
+    work,
+)
+from webhooks import dispatch
+from webhooks.extensions import db
+from webhooks.models import Delivery, DeliveryStatus, Webhook
+from webhooks.telemetry.metrics import event_label
+
+METRICS_TOKEN = "metrics-token-7f3a9c"  # noqa: S105
+PAYMENT = {"payment_id": 7, "payment_total": "$9.00"}
+
+pytestmark = pytest.mark.embedded_engine  # the worker is driven by hand here
+
+
+@pytest.fixture
+def config(config):
+    config["METRICS_TOKEN"] = METRICS_TOKEN
+    return config
+
+
+def scrape(client, token: str = METRICS_TOKEN) -> str:
+    response = client.get("/metrics", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def samples(text: str) -> dict[tuple, float]:
+    """Every sample of a scrape, keyed by its name and sorted labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(figures: dict, name: str, **labels) -> float:
+    return figures.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def grew(before: dict, after: dict, name: str, **labels) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def hooked(receiver, make_webhook, script: Script, path: str, **fields) -> int:
+    receiver.expect_request(path, method="POST").respond_with_handler(script)
+    return make_webhook(url=receiver.url_for(path), **fields)
+
+
+# ---------------------------------------------------------------- the guard
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_metrics_answer_404_while_no_token_is_set(config, token):
+    from webhooks import create_app
+
+    config["METRICS_TOKEN"] = token
+    client = create_app(config).test_client()
+
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers=bearer("anything")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        f"Basic {METRICS_TOKEN}",
+        f"Bearer {METRICS_TOKEN[:-1]}",
+        f"Bearer {METRICS_TOKEN}x",
+        "Bearer whk_not-the-metrics-token",
+    ],
+)
+def test_metrics_without_the_right_token_are_unauthorized(client, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = client.get("/metrics", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "webhooks_" not in response.get_data(as_text=True)
+
+
+def test_metrics_with_the_token_need_no_login_and_are_never_cached(client):
+    response = client.get("/metrics", headers=bearer(METRICS_TOKEN))
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.headers["Cache-Control"] == "no-store"
+    figures = samples(response.get_data(as_text=True))
+    assert value(figures, "webhooks_database_up") == 1
+
+
+def test_an_admin_session_is_not_enough(admin):
+    assert admin.get("/metrics").status_code == 401
+
+
+# ---------------------------------------------------------------- deliveries and attempts
+
+
+def test_deliveries_by_status_and_event_type_and_the_attempt_histogram(
+    app, client, receiver, make_webhook
+):
+    ok = Script(200)
+    down = Script(503)
+    hooked(receiver, make_webhook, ok, "/ok")
+    hooked(receiver, make_webhook, down, "/down", event="customer_created")
+    before = samples(scrape(client))
+    with app.app_context():
+        dispatch("payment_received", PAYMENT)
+        dispatch("customer_created", {"customer_id": 3})
+
+    results = work(app, FakeClock())
+
+    assert sorted(result.ok for result in results) == [False, True]
+    assert ok.count() == 1 and down.count() == 1
+    after = samples(scrape(client))
+    succeeded = {"status": "succeeded", "event_type": "payment_received"}
+    failing = {"status": "failing", "event_type": "customer_created"}
+    assert grew(before, after, "webhooks_deliveries_total", **succeeded) == 1
+    assert grew(before, after, "webhooks_deliveries_total", **failing) == 1
+    assert (
+        grew(
+            before,
+            after,
+            "webhooks_deliveries_total",
+            status="failing",
+            **{"event_type": "payment_received"},
+        )
+        == 0
+    )
+    for outcome in ("success", "failure"):
+        assert grew(before, after, "webhooks_attempt_duration_seconds_count", outcome=outcome) == 1
+        assert (
+            grew(
+                before,
+                after,
+                "webhooks_attempt_duration_seconds_bucket",
+                outcome=outcome,
+                le="+Inf",
+            )
+            == 1
+        )
+        assert grew(before, after, "webhooks_attempt_duration_seconds_sum", outcome=outcome) > 0
+
+
+def test_send_test_event_counts_as_a_test_attempt(app, admin, client, receiver, make_webhook):
+    from tests.conftest import post_form
+
+    webhook_id = hooked(receiver, make_webhook, Script(200), "/test")
+    before = samples(scrape(client))
+
+    post_form(admin, f"/webhooks/{webhook_id}/test", {})
+
+    after = samples(scrape(client))
+    labels = {"status": "test", "event_type": "payment_received"}
+    assert grew(before, after, "webhooks_deliveries_total", **labels) == 1
+    assert grew(before, after, "webhooks_attempt_duration_seconds_count", outcome="success") == 1
+
+
+def test_an_event_type_outside_the_catalogue_is_counted_as_other(
+    app, client, receiver, make_webhook
+):
+    webhook_id = hooked(receiver, make_webhook, Script(200), "/legacy")
+    with app.app_context():
+        db.session.add(
+            Delivery(
+                webhook_id=webhook_id,
+                event_type="legacy_event_from_an_old_release",
+                body="{}",
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=FakeClock().now - timedelta(seconds=1),
+            )
+        )
+        db.session.commit()
+    before = samples(scrape(client))
+
+    work(app, FakeClock())
+
+    text = scrape(client)
+    after = samples(text)
+    labels = {"status": "succeeded", "event_type": "other"}
+    assert grew(before, after, "webhooks_deliveries_total", **labels) == 1
+    assert "legacy_event_from_an_old_release" not in text
+    assert event_label("payment_received") == "payment_received"
+    assert event_label("") == "other"
+
+
+# ---------------------------------------------------------------- the queue's gauges
+
+
+def test_gauges_count_due_in_flight_and_paused_from_the_database(app, client, make_webhook):
+    first = make_webhook(url="https://example.com/one")
+    make_webhook(url="https://example.com/two")
+    make_webhook(url="https://example.com/three", event="customer_created")
+    clock = FakeClock()
+    with app.app_context():
+        dispatch("payment_received", PAYMENT)
+    expand(app, clock.now)
+
+    figures = samples(scrape(client))
+    assert value(figures, "webhooks_deliveries_due") == 2
+    assert value(figures, "webhooks_deliveries_in_flight") == 0
+    assert value(figures, "webhooks_webhooks_paused") == 0
+
+    claimed = claim(app, clock.now, limit=1)
+    update_webhook(app, first, down_since=clock.now, next_probe_at=clock.now)
+
+    figures = samples(scrape(client))
+    assert len(claimed) == 1
+    assert value(figures, "webhooks_deliveries_due") == 1
+    assert value(figures, "webhooks_deliveries_in_flight") == 1
+    assert value(figures, "webhooks_webhooks_paused") == 1
+
+
+# ---------------------------------------------------------------- ingestion
+
+
+def test_events_accepted_duplicate_and_rejected_by_source(app, client, runner):
+    token = api_token(app)
+    before = samples(scrape(client))
+
+    keyed = {"type": "payment_received", "data": PAYMENT, "id": "pay-7"}
+    assert post_event(client, token, keyed).status_code == 202
+    assert post_event(client, token, keyed).status_code == 200
+    assert post_event(client, token, {"type": "no_such_event", "data": {}}).status_code == 422
+    assert post_event(client, token, raw="{not json").status_code == 400
+    with app.app_context():
+        dispatch("payment_received", PAYMENT)
+        dispatch("payment_received", PAYMENT, idempotency_key="py-1")
+        dispatch("payment_received", PAYMENT, idempotency_key="py-1")
+        with pytest.raises(ValueError):
+            dispatch("payment_received", ["not", "an", "object"])
+    sent = runner.invoke(args=["events", "send", "payment_received", '{"payment_id": 1}'])
+    assert sent.exit_code == 0, sent.output
+    refused = runner.invoke(args=["events", "send", "no_such_event", "{}"])
+    assert refused.exit_code != 0
+
+    after = samples(scrape(client))
+    expected = {
+        ("api", "accepted"): 1,
+        ("api", "duplicate"): 1,
+        ("api", "rejected"): 2,
+        ("python", "accepted"): 2,
+        ("python", "duplicate"): 1,
+        ("python", "rejected"): 1,
+        ("cli", "accepted"): 1,
+        ("cli", "rejected"): 1,
+    }
+    for (source, result), count in expected.items():
+        assert grew(before, after, "webhooks_events_total", source=source, result=result) == count
+
+
+def test_a_refused_token_is_not_counted_as_an_event(app, client):
+    before = samples(scrape(client))
+
+    response = post_event(client, "whk_unknown", {"type": "payment_received", "data": PAYMENT})
+
+    assert response.status_code == 401
+    after = samples(scrape(client))
+    for result in ("accepted", "rejected", "duplicate"):
+        assert grew(before, after, "webhooks_events_total", source="api", result=result) == 0
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_the_scrape_carries_no_secret_url_or_payload(app, client, receiver, make_webhook):
+    token = api_token(app)
+    webhook_id = hooked(
+        receiver,
+        make_webhook,
+        Script(200),
+        "/private-path",
+        custom_headers='{"Authorization": "Bearer crm-secret-value"}',
+    )
+    with app.app_context():
+        secret = db.session.get(Webhook, webhook_id).secret
+    assert (
+        post_event(
+            client, token, {"type": "payment_received", "data": {"card": "4242-secret-card"}}
+        ).status_code
+        == 202
+    )
+    work(app, FakeClock())
+
+    text = scrape(client)
+
+    for leaked in (
+        METRICS_TOKEN,
+        token,
+        secret,
+        "crm-secret-value",
+        "4242-secret-card",
+        "private-path",
+        "127.0.0.1",
+    ):
+        assert leaked not in text

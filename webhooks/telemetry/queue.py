@@ -1,0 +1,73 @@
+"""The queue's gauges, read from the database at each scrape, so every process and machine
+reports the same figures: deliveries due, in flight, and webhooks paused.
+
+Each is one count served by an index: due by the partial index ``ix_deliveries_due`` (its
+due states written as constants), in flight by the partial index ``ix_deliveries_leased``;
+paused webhooks are counted on the webhooks table, which holds one row per webhook.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from webhooks.extensions import db
+from webhooks.models import Delivery, Webhook, due_status
+
+log = logging.getLogger(__name__)
+
+
+def figures(now: datetime) -> dict[str, int]:
+    session = db.session
+    return {
+        "due": session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(due_status(), Delivery.next_attempt_at <= now)
+        ),
+        "in_flight": session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.lease_token.is_not(None))
+        ),
+        "paused": session.scalar(
+            select(func.count()).select_from(Webhook).where(Webhook.down_since.is_not(None))
+        ),
+    }
+
+
+class QueueCollector(Collector):
+    """The gauges, in the application context of the scrape's request. While the database
+    does not answer they are left out (and ``webhooks_database_up`` is 0)."""
+
+    def collect(self):
+        up = GaugeMetricFamily(
+            "webhooks_database_up", "1 when the database answered this scrape's counts."
+        )
+        try:
+            values = figures(datetime.now(UTC))
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            log.warning("/metrics: the database did not answer: %s", type(error).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_due",
+            "Deliveries due now and not yet sent (pending or failing, their time come).",
+            value=values["due"],
+        )
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_in_flight",
+            "Deliveries a worker holds under a lease: being sent now.",
+            value=values["in_flight"],
+        )
+        yield GaugeMetricFamily(
+            "webhooks_webhooks_paused",
+            "Webhooks whose receiver is counted down (circuit breaker open): their deliveries "
+            "wait and one probe goes at each step of the retry schedule.",
+            value=values["paused"],
+        )
