@@ -26,7 +26,24 @@ from webhooks.worker import engine
 
 __all__ = ["EventError", "__version__", "create_app", "dispatch"]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# A wheel carries templates/, static/ and migrations/ inside the package (the build puts them
+# there); a checkout keeps them at the top of the repository.
+INSTALLED = (PACKAGE_DIR / "templates").is_dir()
+
+
+def resource_dir(name: str) -> Path:
+    """Where ``templates``, ``static`` or ``migrations`` are, installed or in a checkout."""
+    return (PACKAGE_DIR if INSTALLED else PROJECT_ROOT) / name
+
+
+def default_instance_path() -> str | None:
+    """WEBHOOKS_INSTANCE_PATH; else ``instance/`` of the checkout, or for an installed wheel
+    Flask's own choice, ``<prefix>/var/webhooks-instance``."""
+    if "WEBHOOKS_INSTANCE_PATH" in os.environ:
+        return os.environ["WEBHOOKS_INSTANCE_PATH"]
+    return None if INSTALLED else str(PROJECT_ROOT / "instance")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -37,9 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        instance_path=os.environ.get("WEBHOOKS_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=default_instance_path(),
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
     )
     configure(app, test_config)
     register_extensions(app)
@@ -84,7 +101,7 @@ def register_extensions(app: Flask) -> None:
     routing.init_app(app)
     i18n.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     sessions.init_app(app)
     throttle.init_app(app)
