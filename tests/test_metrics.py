@@ -1,11 +1,16 @@
 """GET /metrics: the token that guards it, and the figures a Prometheus scraper reads, after
 real deliveries to a real receiver on 127.0.0.1."""
 
+import os
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import post_form, unused_port
 from tests.engine_helpers import (
     FakeClock,
     Script,
@@ -15,9 +20,10 @@ from tests.engine_helpers import (
     expand,
     post_event,
     update_webhook,
+    wait_until,
     work,
 )
-from webhooks import dispatch
+from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, DeliveryStatus, Webhook
 from webhooks.telemetry.metrics import event_label
@@ -67,8 +73,6 @@ def hooked(receiver, make_webhook, script: Script, path: str, **fields) -> int:
 
 @pytest.mark.parametrize("token", [None, ""])
 def test_metrics_answer_404_while_no_token_is_set(config, token):
-    from webhooks import create_app
-
     config["METRICS_TOKEN"] = token
     client = create_app(config).test_client()
 
@@ -164,8 +168,6 @@ def test_deliveries_by_status_and_event_type_and_the_attempt_histogram(
 
 
 def test_send_test_event_counts_as_a_test_attempt(app, admin, client, receiver, make_webhook):
-    from tests.conftest import post_form
-
     webhook_id = hooked(receiver, make_webhook, Script(200), "/test")
     before = samples(scrape(client))
 
@@ -315,3 +317,69 @@ def test_the_scrape_carries_no_secret_url_or_payload(app, client, receiver, make
         "127.0.0.1",
     ):
         assert leaked not in text
+
+
+# ---------------------------------------------------------------- several processes
+
+
+def test_a_scrape_adds_up_the_processes_that_share_a_metrics_directory(tmp_path, receiver):
+    """`webhooks run`, `webhooks worker` and `webhooks events send` are three processes: with
+    PROMETHEUS_MULTIPROC_DIR the site's /metrics shows the worker's attempts and the CLI's
+    event too."""
+    webhooks = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "webhooks")
+    port = unused_port()
+    (tmp_path / "metrics").mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WEBHOOKS_QUEUE": "embedded",
+        "WEBHOOKS_METRICS_TOKEN": METRICS_TOKEN,
+        "WEBHOOKS_WORKER_POLL_INTERVAL": "0.2",
+    }
+
+    def webhooks_command(*args: str) -> str:
+        done = subprocess.run(
+            [webhooks, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    webhooks_command("db", "upgrade")
+    script = Script(200)
+    receiver.expect_request("/multi", method="POST").respond_with_handler(script)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "x"})
+    with app.app_context():
+        db.session.add(Webhook(name="R", url=receiver.url_for("/multi"), event="payment_received"))
+        db.session.commit()
+    processes = []
+    try:
+        for args in (["run", "--port", str(port)], ["worker"]):
+            log = (tmp_path / f"{args[0]}.log").open("w")
+            processes.append(
+                subprocess.Popen([webhooks, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        webhooks_command("events", "send", "payment_received", '{"payment_id": 1}')
+        wait_until(script.count, 20)
+
+        def scraped() -> dict:
+            try:
+                answer = requests.get(
+                    f"http://127.0.0.1:{port}/metrics", headers=bearer(METRICS_TOKEN), timeout=5
+                )
+            except requests.ConnectionError:
+                return {}
+            figures = samples(answer.text)
+            labels = {"status": "succeeded", "event_type": "payment_received"}
+            return figures if value(figures, "webhooks_deliveries_total", **labels) else {}
+
+        figures = wait_until(scraped, 20, 0.2)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+    assert value(figures, "webhooks_events_total", source="cli", result="accepted") == 1
+    assert value(figures, "webhooks_attempt_duration_seconds_count", outcome="success") == 1
+    assert value(figures, "webhooks_deliveries_due") == 0
