@@ -2,6 +2,7 @@
 real deliveries to a real receiver on 127.0.0.1."""
 
 import os
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
-from tests.conftest import post_form, unused_port
+from tests.conftest import post_form, sqlite_only, unused_port
 from tests.engine_helpers import (
     FakeClock,
     Script,
@@ -232,6 +234,40 @@ def test_gauges_count_due_in_flight_and_paused_from_the_database(app, client, ma
     assert value(figures, "webhooks_deliveries_due") == 1
     assert value(figures, "webhooks_deliveries_in_flight") == 1
     assert value(figures, "webhooks_webhooks_paused") == 1
+
+
+@sqlite_only
+def test_each_gauge_is_one_count_read_from_an_index(app, client, make_webhook):
+    make_webhook()
+    statements = []
+
+    def note(_conn, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        scrape(client)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+    counts = [read for read in statements if "FROM deliveries" in read[0]]
+    assert len(counts) == 2
+    with app.app_context():
+        plans = [
+            " ".join(
+                row[-1]
+                for row in db.session.connection()
+                .exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                .all()
+            )
+            for statement, parameters in counts
+        ]
+    # Only the entries due now: a range of the partial index.
+    due = r"SEARCH deliveries USING (COVERING )?INDEX ix_deliveries_due \(next_attempt_at<\?\)"
+    assert re.fullmatch(due, plans[0]), plans
+    assert "USING INDEX ix_deliveries_leased" in plans[1], plans
 
 
 # ---------------------------------------------------------------- ingestion
