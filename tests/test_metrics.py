@@ -270,6 +270,17 @@ def test_each_gauge_is_one_count_read_from_an_index(app, client, make_webhook):
     assert "USING INDEX ix_deliveries_leased" in plans[1], plans
 
 
+def test_a_database_that_does_not_answer_leaves_the_gauges_out_without_failing(config, tmp_path):
+    config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'missing' / 'webhooks.db'}"
+    client = create_app(config).test_client()
+
+    figures = samples(scrape(client))
+
+    assert value(figures, "webhooks_database_up") == 0
+    assert ("webhooks_deliveries_due", ()) not in figures
+    assert ("webhooks_deliveries_in_flight", ()) not in figures
+
+
 # ---------------------------------------------------------------- ingestion
 
 

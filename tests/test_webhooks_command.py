@@ -1,11 +1,16 @@
 """The `webhooks` console command (the wheel's entry point, installed in the checkout's
 virtualenv by `make install`): its help, and a setting it cannot use stopping it in one line."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+import requests
+
+from tests.conftest import unused_port
+from tests.engine_helpers import wait_until
 
 WEBHOOKS = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "webhooks")
 
@@ -57,3 +62,36 @@ def test_an_unknown_log_format_stops_each_command_with_one_line(tmp_path, args):
     assert done.stderr.strip() == (
         "Error: WEBHOOKS_LOG_FORMAT: 'yaml' is not a log format; use text or json"
     )
+
+
+def test_run_serves_the_site_and_writes_json_lines_with_log_format_json(tmp_path):
+    assert webhooks(tmp_path, "db", "upgrade").returncode == 0
+    port = unused_port()
+    log = tmp_path / "run.log"
+    env = {
+        **os.environ,
+        "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "WEBHOOKS_LOG_FORMAT": "json",
+    }
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [WEBHOOKS, "run", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+    def login_page():
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        except requests.ConnectionError:
+            return None
+
+    try:
+        page = wait_until(login_page, 30, 0.2)
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert page.status_code == 200
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert any("Listening at" in message for message in messages), messages
+    assert any("GET /login" in message for message in messages), messages  # the access log

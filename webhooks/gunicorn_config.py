@@ -39,6 +39,15 @@ logconfig_dict = {
     "root": {"level": "WARNING", "handlers": ["console"]},
     "loggers": {"webhooks": {"level": "INFO", "handlers": ["console"], "propagate": False}},
 }
+if JSON_LOGS:
+    # gunicorn's own lines, its access log included: loggers named here lose the handlers
+    # gunicorn gave them, and write through the JSON one.
+    for name in ("gunicorn.error", "gunicorn.access"):
+        logconfig_dict["loggers"][name] = {
+            "level": "INFO",
+            "handlers": ["console"],
+            "propagate": False,
+        }
 
 
 def post_worker_init(worker):
