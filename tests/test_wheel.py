@@ -35,9 +35,14 @@ def run(command: list[str], **options) -> subprocess.CompletedProcess:
 
 
 def clean_environment(tmp_path: Path) -> dict[str, str]:
-    """The environment of a shell on a new machine: none of the checkout's settings or venv."""
-    kept = {"HOME", "LANG", "PATH", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS"}
-    env = {name: value for name, value in os.environ.items() if name in kept}
+    """The environment of a shell on a new machine: the machine's own (pip's set-up, proxies,
+    certificates), none of the checkout's settings or virtualenv."""
+    kept = {"HOME", "LANG", "PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in kept or name.startswith("PIP_") or name.lower().endswith("_proxy")
+    }
     env["PATH"] = os.pathsep.join(
         part for part in env.get("PATH", "").split(os.pathsep) if not part.startswith(str(PROJECT))
     )
