@@ -54,6 +54,16 @@ def test_admin_commands_run_through_the_webhooks_command(tmp_path):
     assert "ops@example.com" in created.stdout
 
 
+def test_help_with_an_unknown_log_format_names_it_in_one_line(tmp_path):
+    done = webhooks(tmp_path, "--help", WEBHOOKS_LOG_FORMAT="yaml")
+
+    assert done.returncode == 0
+    assert done.stderr.strip() == (
+        "Error: WEBHOOKS_LOG_FORMAT: 'yaml' is not a log format; use text or json"
+    )
+    assert "run" in done.stdout.split("Commands:")[1]
+
+
 @pytest.mark.parametrize("args", [["run"], ["worker"], ["db", "upgrade"]])
 def test_an_unknown_log_format_stops_each_command_with_one_line(tmp_path, args):
     done = webhooks(tmp_path, *args, WEBHOOKS_LOG_FORMAT="yaml")

@@ -11,7 +11,7 @@ import os
 import sys
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from webhooks import create_app
 from webhooks.config import SettingError
@@ -75,7 +75,19 @@ def run_command(host: str, port: int, workers: int):
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *arguments])  # noqa: S606
 
 
-cli = FlaskGroup(
+class WebhooksGroup(FlaskGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands for --help: with a setting the app cannot use, its one-line error and
+        the commands that need no app, rather than a traceback."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as error:
+            click.secho(f"Error: {error.format_message()}", err=True, fg="red")
+            return sorted(self.commands)
+        return super().list_commands(ctx)
+
+
+cli = WebhooksGroup(
     name="webhooks",
     help=HELP,
     create_app=load_app,
