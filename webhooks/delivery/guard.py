@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from webhooks.config import SettingError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -40,7 +42,9 @@ def parse_networks(setting: str | Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError as error:
-            raise ValueError(f"WEBHOOKS_ALLOWED_NETWORKS: {item!r} is not a CIDR range") from error
+            raise SettingError(
+                f"WEBHOOKS_ALLOWED_NETWORKS: {item!r} is not a CIDR range"
+            ) from error
     return tuple(networks)
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from webhooks.config import SettingError
 from webhooks.worker.claims import RATE_HORIZON
 from webhooks.worker.retry import parse_schedule
 
@@ -24,7 +25,7 @@ class Policy:
         timeout = float(config["DELIVERY_TIMEOUT"])
         breaker_after = int(config["BREAKER_AFTER"])
         if breaker_after < 1:
-            raise ValueError("WEBHOOKS_BREAKER_AFTER: must be at least 1")
+            raise SettingError("WEBHOOKS_BREAKER_AFTER: must be at least 1")
         return cls(
             schedule=parse_schedule(config["RETRY_SCHEDULE"]),
             jitter=float(config["RETRY_JITTER"]),

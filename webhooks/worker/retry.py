@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from webhooks.config import SettingError
+
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER = 24 * 3600
 
@@ -20,9 +22,9 @@ def parse_schedule(setting: str | float | Sequence[float]) -> tuple[float, ...]:
         schedule = tuple(float(item) for item in items if str(item).strip())
     except ValueError as error:
         message = f"WEBHOOKS_RETRY_SCHEDULE: {setting!r} is not a list of seconds"
-        raise ValueError(message) from error
+        raise SettingError(message) from error
     if any(step < 0 for step in schedule):
-        raise ValueError("WEBHOOKS_RETRY_SCHEDULE: steps must not be negative")
+        raise SettingError("WEBHOOKS_RETRY_SCHEDULE: steps must not be negative")
     return schedule
 
 
