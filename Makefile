@@ -12,6 +12,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Every process of `make run` writes its metrics here, so /metrics adds them up (emptied at start).
+METRICS_DIR ?= $(CURDIR)/instance/metrics
 
 .PHONY: run test soak lint install install-test db clean
 
@@ -55,7 +57,8 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) admin bootstrap
 	@echo "Serving the admin site on http://$(HOST):$(PORT)/, its delivery worker beside it (Ctrl-C stops both)"
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -13,7 +13,14 @@ from webhooks.models import User
 
 # The language switch is public so the login page can offer it: a POST with the CSRF token
 # that sets only the session's language (tests/test_i18n.py checks it changes nothing else).
-EXPECTED_PUBLIC = {"auth.login", "static", "health.healthz", "i18n.set_language"}
+# /metrics needs no login but its own token, METRICS_TOKEN (tests/test_metrics.py).
+EXPECTED_PUBLIC = {
+    "auth.login",
+    "static",
+    "health.healthz",
+    "i18n.set_language",
+    "metrics.metrics",
+}
 
 
 def route_cases(app, *, api: bool) -> list[tuple[str, str, str]]:
@@ -75,7 +82,7 @@ def test_anonymous_visitors_are_sent_to_log_in_on_every_page(app, routes):
     assert anonymous_let_through(app, routes["pages"]) == []
 
 
-def test_only_the_login_page_static_files_health_and_the_language_switch_are_public():
+def test_only_login_static_health_language_switch_and_metrics_are_public():
     assert PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
 
 

@@ -15,6 +15,7 @@ from webhooks import (
     routing,
     security_headers,
     settings,
+    telemetry,
     templating,
     trusted_hosts,
 )
@@ -31,7 +32,24 @@ from webhooks.worker.retry import parse_schedule
 
 __all__ = ["EventError", "__version__", "create_app", "create_process_app", "dispatch"]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# A wheel carries templates/, static/ and migrations/ inside the package (the build puts them
+# there); a checkout keeps them at the top of the repository.
+INSTALLED = (PACKAGE_DIR / "templates").is_dir()
+
+
+def resource_dir(name: str) -> Path:
+    """Where ``templates``, ``static`` or ``migrations`` are, installed or in a checkout."""
+    return (PACKAGE_DIR if INSTALLED else PROJECT_ROOT) / name
+
+
+def default_instance_path() -> str | None:
+    """WEBHOOKS_INSTANCE_PATH; else ``instance/`` of the checkout, or for an installed wheel
+    Flask's own choice, ``<prefix>/var/webhooks-instance``."""
+    if "WEBHOOKS_INSTANCE_PATH" in os.environ:
+        return os.environ["WEBHOOKS_INSTANCE_PATH"]
+    return None if INSTALLED else str(PROJECT_ROOT / "instance")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,9 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        instance_path=os.environ.get("WEBHOOKS_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=default_instance_path(),
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
     )
     configure(app, test_config)
     register_extensions(app)
@@ -110,7 +128,7 @@ def register_extensions(app: Flask) -> None:
     routing.init_app(app)
     i18n.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     trusted_hosts.init_app(app)  # inside the proxy fix (sessions): the forwarded host
     sessions.init_app(app)
@@ -123,6 +141,7 @@ def register_extensions(app: Flask) -> None:
     access.init_app(app)
     templating.init_app(app)
     security_headers.init_app(app)
+    telemetry.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

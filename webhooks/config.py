@@ -79,4 +79,9 @@ DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_STRATEGY": "moving-window",
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    # Logs: "text" (lines for people) or "json" (one JSON object per line, with a line per
+    # delivery attempt naming its delivery, webhook, message id, status and duration).
+    "LOG_FORMAT": "text",
+    # The bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics answers 404.
+    "METRICS_TOKEN": "",
 }

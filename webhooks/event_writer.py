@@ -29,6 +29,7 @@ from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.outbox import Dispatched, Report, SchemaRejected, admit, store, stored_events
 from webhooks.redaction import error_kind
+from webhooks.telemetry import record as telemetry
 from webhooks.tokens import live_tokens
 from webhooks.worker.wakeup import note_new_work
 
@@ -141,6 +142,9 @@ class EventWriter:
             )
             if stored:
                 note_new_work(session)
+                telemetry.events_stored(session, "api", stored)
+        repeated = sum(isinstance(o, Dispatched) and not o.created for o in outcomes)
+        telemetry.events_duplicate("api", repeated)
         return outcomes
 
     def _disconnect(self) -> None:

@@ -34,6 +34,7 @@ from webhooks.models import (
     signing_secrets,
 )
 from webhooks.outbox import enqueue
+from webhooks.telemetry import record as telemetry
 from webhooks.worker.claims import Claim, claim_due, write_lock
 from webhooks.worker.fanout import Expansion
 from webhooks.worker.fanout import expand as expand_events
@@ -187,7 +188,13 @@ _WEBHOOK_STATES = (
     .with_for_update(key_share=True)
 )
 _HELD = select(
-    _D.c.id, _D.c.lease_token, _D.c.round_failures, _D.c.attempt_count, _D.c.webhook_id
+    _D.c.id,
+    _D.c.lease_token,
+    _D.c.round_failures,
+    _D.c.attempt_count,
+    _D.c.webhook_id,
+    _D.c.msg_id,
+    _D.c.event_type,
 ).where(_D.c.id.in_(bindparam("ids", expanding=True)))
 _COUNTED = (
     update(_D)
@@ -237,7 +244,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         row.id: row
         for row in connection.execute(_HELD, {"ids": [job.delivery_id for job, _ in results]})
     }
-    attempts, decided, counted = [], [], []
+    attempts, decided, counted, told = [], [], [], []
     last: dict[int, SendResult] = {}
     succeeded: Counter[int] = Counter()
     to_disable: dict[int, str] = {}
@@ -256,8 +263,10 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
         }
         if row.lease_token != job.token:
             counted.append(figures)
+            told.append((row, result, None))
             continue
         decision = decide(row.round_failures, webhook, result, now, policy)
+        told.append((row, result, decision.status))
         decided.append(
             figures
             | {
@@ -288,6 +297,22 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
     for webhook_id, reason in to_disable.items():
         disable(db.session.get(Webhook, webhook_id), reason, now)
     db.session.commit()
+    for row, result, status in told:
+        _tell_telemetry(row, result, status)
+
+
+def _tell_telemetry(row, result: SendResult, status: DeliveryStatus | None) -> None:
+    """The attempt's metrics and log line, once it is committed; ``status`` None: the lease
+    ran out and a newer claim decides what happens to the delivery."""
+    telemetry.attempt(
+        delivery_id=row.id,
+        webhook_id=row.webhook_id,
+        msg_id=row.msg_id,
+        number=row.attempt_count + 1,
+        status=str(status) if status is not None else "reclaimed",
+        event_type=row.event_type,
+        result=result,
+    )
 
 
 def _log_breaker(webhook_id: int, was_down: bool, state: WebhookState, last: SendResult) -> None:
@@ -355,6 +380,8 @@ class TestSend:
 
     delivery_id: int
     webhook_id: int
+    msg_id: str
+    event_type: str
     prepared: Prepared
 
 
@@ -384,7 +411,7 @@ def begin_test_send(
         custom_headers.load(webhook.custom_headers),
     )
     db.session.commit()
-    return TestSend(delivery.id, webhook.id, prepared)
+    return TestSend(delivery.id, webhook.id, delivery.msg_id, event_type, prepared)
 
 
 def record_test_send(test: TestSend, result: SendResult) -> bool:
@@ -405,6 +432,15 @@ def record_test_send(test: TestSend, result: SendResult) -> bool:
     _record_attempts([(test.delivery_id, test.prepared, result)], now)
     _update_webhook_figures(test.webhook_id, result, True, now)
     db.session.commit()
+    telemetry.attempt(
+        status=str(DeliveryStatus.TEST),
+        result=result,
+        delivery_id=test.delivery_id,
+        webhook_id=test.webhook_id,
+        msg_id=test.msg_id,
+        number=1,  # a test delivery has one attempt
+        event_type=test.event_type,
+    )
     return True
 
 

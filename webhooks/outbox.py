@@ -26,6 +26,7 @@ from webhooks.catalogue import get_event
 from webhooks.extensions import db
 from webhooks.models import Event, new_event_id
 from webhooks.schema_checks import Problem
+from webhooks.telemetry import record as telemetry
 from webhooks.worker.wakeup import note_new_work
 
 MAX_KEY_LENGTH = 255
@@ -183,6 +184,7 @@ def enqueue(
         raise verdict
     (event,) = store(db.session.connection(), [verdict], now=now)
     note_new_work(db.session)
+    telemetry.events_stored(db.session, source)
     return event
 
 
@@ -291,17 +293,24 @@ def dispatch(
     unknown type or unusable data, and its ``SchemaRejected`` for data that does not match the
     event type's schema in "reject" mode, before anything is written.
     """
-    report = checked(event_type, data, idempotency_key, source=source)
+    try:
+        report = checked(event_type, data, idempotency_key, source=source)
+    except EventError:
+        telemetry.event_rejected(source)
+        raise
     if idempotency_key is not None:
         if (found := _existing(idempotency_key)) is not None:
+            telemetry.events_duplicate(source)
             return Dispatched(found, False)
     try:
         (verdict,) = admit(db.session.connection(), [report])
         if isinstance(verdict, SchemaRejected):
             db.session.rollback()
+            telemetry.event_rejected(source)
             raise verdict
         (event,) = store(db.session.connection(), [verdict])
         note_new_work(db.session)
+        telemetry.events_stored(db.session, source)
         db.session.commit()
     except IntegrityError:
         # Another reporter stored the same key first (seen at the INSERT or at the commit).
@@ -311,5 +320,6 @@ def dispatch(
         found = _existing(idempotency_key)
         if found is None:
             raise
+        telemetry.events_duplicate(source)
         return Dispatched(found, False)
     return Dispatched(event, True)

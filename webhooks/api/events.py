@@ -16,6 +16,7 @@ from webhooks.event_writer import TokenRefused, report_event
 from webhooks.extensions import db
 from webhooks.models import Event
 from webhooks.outbox import EventError, Report, SchemaRejected, checked
+from webhooks.telemetry import record as telemetry
 
 
 @bp.get("/events/<event_id>")
@@ -40,12 +41,17 @@ def create_event():
     try:
         report = _read_report()
     except ApiInputError as malformed:
-        return access.refusal_before_reading() or malformed.response
+        refusal = access.refusal_before_reading()
+        if refusal is not None:
+            return refusal
+        telemetry.event_rejected("api")
+        return malformed.response
     try:
         result = report_event(report, g.api_token_hash)
     except TokenRefused as refused:
         return access.read_only_token() if refused.read_only else access.invalid_token()
     except SchemaRejected as rejected:
+        telemetry.event_rejected("api")
         return api_error(422, rejected.code, rejected.message, fields=rejected.fields)
     return body(EventShape.of(result.event)), 202 if result.created else 200
 

@@ -12,7 +12,10 @@ from webhooks.tokens import find_token, token_digest
 
 # The language switch is public so the login page can offer it: it only sets the session's
 # language (a POST with the CSRF token) and redirects to a page of this site.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "i18n.set_language"})
+# /metrics checks its own token (METRICS_TOKEN), not a login or an API token.
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "static", "health.healthz", "i18n.set_language", "metrics.metrics"}
+)
 API_BLUEPRINT = "api"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="webhooks"'}
