@@ -668,7 +668,7 @@ def test_templates_mark_every_text_a_user_sees(jinja, template):
 SCREENS = {
     "dashboard": (
         "/",
-        ["Pano", "Webhook'lar, önce başarısız olanlar", "Rakamları tablo olarak göster"],
+        ["Kontrol paneli", "Webhook'lar, önce başarısız olanlar", "Rakamları tablo olarak göster"],
         [
             "Dashboard",
             "Webhooks, failing first",
@@ -682,7 +682,7 @@ SCREENS = {
     ),
     "webhook list": (
         "/webhooks/",
-        ["Ada veya URL'ye göre ara", "Toplu işlemler", "Test Olayı Gönder", "Ödeme Alındı"],
+        ["Ad veya URL ara", "Toplu işlemler", "Test Olayı Gönder", "Ödeme Alındı"],
         [
             "Search by name or URL",
             "Bulk actions",
@@ -777,7 +777,7 @@ SCREENS = {
     ),
     "error": (
         "/webhooks/999999/edit",
-        ["Bulunamadı", "Hata 404", "Panoya git"],
+        ["Bulunamadı", "Hata 404", "Kontrol paneline git"],
         ["Not Found", "Error 404", "Go to the dashboard", "Back to the webhooks"],
     ),
 }

@@ -32,7 +32,7 @@ WORDING = {
     },
     "Türkçe": {
         "retry_now": "Şimdi yeniden dene",
-        "failing": "Başarısız oluyor",
+        "failing": "Yeniden deneniyor",
         "failed": "Başarısız",
         "succeeded": "Başarılı",
         "retry_all": "Bu zamandan beri başarısız olanların tümünü yeniden dene",
