@@ -34,6 +34,7 @@ from webhooks.models import (
     signing_secrets,
 )
 from webhooks.outbox import enqueue
+from webhooks.subscriptions import receivable_events
 from webhooks.worker.claims import Claim, claim_due, write_lock
 from webhooks.worker.fanout import Expansion
 from webhooks.worker.fanout import expand as expand_events
@@ -349,17 +350,23 @@ def _update_webhook_figures(
 # ---------------------------------------------------------------- the test send
 
 
+def test_event_type(webhook: Webhook) -> str:
+    """The event a test send uses: the first the webhook receives."""
+    return receivable_events(webhook)[0]
+
+
 def send_test_event(webhook: Webhook) -> SendResult:
-    """POST the sample payload of the webhook's event now, through the full pipeline, and
-    record it as a test delivery (never queued, never retried, not counted as sent)."""
-    event = get_event(webhook.event)
+    """POST the sample payload of the webhook's (first) event now, through the full pipeline,
+    and record it as a test delivery (never queued, never retried, not counted as sent)."""
+    event_type = test_event_type(webhook)
+    event = get_event(event_type)
     data = event.sample_data() if event else {}
     now = utcnow()
     delivery = Delivery(
         webhook=webhook,
-        event_type=webhook.event,
+        event_type=event_type,
         msg_id=new_message_id(),
-        body=render_body(webhook.payload_format, webhook.event, data, now),
+        body=render_body(webhook.payload_format, event_type, data, now),
         is_test=True,
         status=DeliveryStatus.TEST,
     )
@@ -649,6 +656,7 @@ def _remove_gone_zapier_webhook(webhook: Webhook) -> None:
     webhook figures, in the same transaction: the database cascade then takes the deliveries
     and attempts just written with it, and the one commit keeps all or nothing. Results of this
     webhook still in flight find their delivery gone and are skipped when recorded."""
+    events = ", ".join(receivable_events(webhook))
     db.session.execute(
         delete(Webhook).where(Webhook.id == webhook.id).execution_options(synchronize_session=False)
     )
@@ -658,5 +666,5 @@ def _remove_gone_zapier_webhook(webhook: Webhook) -> None:
         "was turned off",
         webhook.id,
         webhook.name,
-        webhook.event,
+        events,
     )

@@ -12,17 +12,20 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     URLField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webhooks import custom_headers
 from webhooks.catalogue import event_choices, get_event
 from webhooks.forms import PostedForm
 from webhooks.i18n import _l
 from webhooks.models import (
+    ALL_EVENTS,
     DEFAULT_MAX_IN_FLIGHT,
     MANUAL,
     MAX_IN_FLIGHT_RANGE,
@@ -122,11 +125,24 @@ class WebhookForm(PostedForm):
         render_kw={"placeholder": "https://example.com/webhooks/receiver", "maxlength": URL_MAX},
         description=_l("The endpoint that receives the event's payload as a signed JSON POST."),
     )
+    # One event is picked with the select, as ever; "more_events" adds others, and the
+    # select's last choice is every event, those added later included.
     event = SelectField(
         _l("Event"),
-        choices=[SelectChoice(slug, name) for slug, name in event_choices()],
+        choices=[
+            *(SelectChoice(slug, name) for slug, name in event_choices()),
+            SelectChoice(ALL_EVENTS, _l("All events (including future ones)")),
+        ],
         validate_choice=False,
         description=_l("The event that triggers this webhook."),
+    )
+    more_events = SelectMultipleField(
+        _l("More events"),
+        choices=[SelectChoice(slug, name) for slug, name in event_choices()],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("The webhook also receives the events ticked here."),
     )
     payload_format = SelectField(
         _l("Payload format"),
@@ -210,17 +226,26 @@ class WebhookForm(PostedForm):
 
     def populate_obj(self, obj: Webhook) -> None:
         for name, field in self._fields.items():
-            if name != "headers":
+            if name not in ("headers", "event", "more_events"):
                 field.populate_obj(obj, name)
+        obj.all_events, obj.events = self.chosen_events()
         obj.custom_headers = custom_headers.dump(self.header_values)
+
+    def chosen_events(self) -> tuple[bool, list[str]]:
+        """(every event, the events listed): the select's event first, then those ticked."""
+        if self.event.data == ALL_EVENTS:
+            return True, []
+        return False, list(dict.fromkeys([self.event.data, *(self.more_events.data or [])]))
 
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
         """A webhook with the form's values (the caller adds and commits it): the one way the
         site, the API and Zapier subscriptions make a webhook."""
+        every, events = self.chosen_events()
         return Webhook(
             name=self.name.data,
             url=self.url.data,
-            event=self.event.data,
+            all_events=every,
+            events=events,
             payload_format=self.payload_format.data,
             active=self.active.data,
             max_in_flight=self.max_in_flight.data,
@@ -237,8 +262,12 @@ class WebhookForm(PostedForm):
             raise ValidationError(str(error)) from error
 
     def validate_event(self, field) -> None:
-        if get_event(field.data or "") is None:
+        if field.data != ALL_EVENTS and get_event(field.data or "") is None:
             raise ValidationError(_("Choose one of the events in the list."))
+
+    def validate_more_events(self, field) -> None:
+        if any(not isinstance(slug, str) or get_event(slug) is None for slug in field.data or []):
+            raise ValidationError(_("Tick only events of the list."))
 
     def validate_payload_format(self, field) -> None:
         if field.data not in PAYLOAD_FORMATS:

@@ -14,12 +14,13 @@ from sqlalchemy.orm import selectinload
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.admin.save_warnings import warnings_for
-from webhooks.catalogue import all_events, sample_envelopes
+from webhooks.catalogue import all_events, get_event, sample_envelopes
 from webhooks.deliveries.forms import STATUSES, RecoverForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
-from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
+from webhooks.models import ALL_EVENTS, SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.routing import page_number
+from webhooks.subscriptions import receiving
 from webhooks.templating import format_time
 from webhooks.urls import safe_next
 
@@ -28,7 +29,6 @@ bp = Blueprint("webhooks", __name__)
 SORTS = {
     "name": func.lower(Webhook.name),
     "url": func.lower(Webhook.url),
-    "event": Webhook.event,
     "sent": Webhook.sent_count,
     "active": Webhook.active,
     "last": Webhook.last_delivery_at,
@@ -112,10 +112,15 @@ def index():
     state = request.args.get("state", "")
     if state not in STATES:
         state = ""
+    event = request.args.get("event", "")
+    if get_event(event) is None:
+        event = ""
     column = SORTS[sort]
     statement = select(Webhook)
     if state:
         statement = statement.where(*STATE_FILTERS[state])
+    if event:
+        statement = statement.where(receiving(event))
     if query:
         pattern = _like(query)
         statement = statement.where(
@@ -136,6 +141,7 @@ def index():
         query=query,
         state=state,
         states=STATES,
+        event=event,
         sort=sort,
         direction=direction,
         bulk_form=BulkForm(),
@@ -145,9 +151,16 @@ def index():
     )
 
 
+def prefilled_event() -> dict[str, str]:
+    """``?event=`` of /webhooks/new (a link from the event catalogue): the event the form
+    starts with, when it is one the form offers."""
+    slug = request.args.get("event", "")
+    return {"event": slug} if slug == ALL_EVENTS or get_event(slug) is not None else {}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create():
-    form = WebhookForm()
+    form = WebhookForm(**prefilled_event())
     if form.validate_on_submit():
         webhook = form.new_webhook()
         db.session.add(webhook)
@@ -168,7 +181,11 @@ def create():
 @bp.route("/<id:webhook_id>/edit", methods=["GET", "POST"])
 def edit(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
-    form = WebhookForm(obj=webhook, stored_headers=custom_headers.load(webhook.custom_headers))
+    form = WebhookForm(
+        obj=webhook,
+        more_events=[] if webhook.all_events else webhook.events[1:],
+        stored_headers=custom_headers.load(webhook.custom_headers),
+    )
     form.submit.label.text = _("Save Changes")
     if form.validate_on_submit():
         url_before = webhook.url
@@ -196,6 +213,7 @@ def edit(webhook_id: int):
         previous_secret_valid=len(webhook.signing_secrets(datetime.now(UTC))) > 1,
         statuses=STATUSES,
         retry_offer=retry_offer(webhook),
+        test_event=lifecycle.test_event_type(webhook),
     )
 
 

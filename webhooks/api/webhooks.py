@@ -29,6 +29,7 @@ from webhooks.catalogue import all_events
 from webhooks.extensions import db
 from webhooks.models import DEFAULT_MAX_IN_FLIGHT, Webhook
 from webhooks.routing import MAX_PAGE
+from webhooks.subscriptions import receiving
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -64,7 +65,7 @@ def list_webhooks():
 
     statement = select(Webhook)
     if event is not None:
-        statement = statement.where(Webhook.event == event)
+        statement = statement.where(receiving(event))
     if active is not None:
         statement = statement.where(Webhook.active == active)
     page = db.paginate(
@@ -123,10 +124,15 @@ def _update(webhook: Webhook):
     """A partial edit: members left out keep their values. As on the edit screen, making a
     disabled webhook active re-enables it."""
     current = {name: getattr(webhook, name) for name in FIELDS}
-    form, headers = _checked(json_object(), current, custom_headers.load(webhook.custom_headers))
+    payload = json_object()
+    events_sent = "event" in payload
+    form, headers = _checked(payload, current, custom_headers.load(webhook.custom_headers))
     url_before = webhook.url
     for name in FIELDS:
-        setattr(webhook, name, getattr(form, name).data)
+        if name != "event":
+            setattr(webhook, name, getattr(form, name).data)
+    if events_sent:
+        webhook.all_events, webhook.events = form.chosen_events()
     if headers is not None:
         webhook.custom_headers = custom_headers.dump(headers)
     lifecycle.settings_saved(webhook, url_before)

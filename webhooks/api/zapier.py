@@ -31,7 +31,8 @@ from webhooks.api.serializers import webhook_json
 from webhooks.catalogue import all_events, event_name, get_event
 from webhooks.delivery.message import render_body
 from webhooks.extensions import db
-from webhooks.models import ZAPIER, Webhook
+from webhooks.models import ALL_EVENTS, ZAPIER, Webhook
+from webhooks.subscriptions import receiving, same_events
 
 # The original product sent Zapier the data object alone, "flat JSON, no envelope", and its
 # sample payloads are flat too; a zap reads the top-level fields of what it receives, so a
@@ -104,23 +105,34 @@ def zapier_subscribe():
         for name, messages in refused.fields.items():
             listed = problems.setdefault(MEMBER_OF.get(name, name), [])
             listed.extend(message for message in messages if message not in listed)
+    if form is not None and form.event.data == ALL_EVENTS:
+        # A zap is triggered by one event, and its editor's sample data is that event's.
+        problems.setdefault("event", []).append(
+            "Must be the slug of one event, e.g. payment_received."
+        )
     if problems:
         raise invalid(problems)
     # Zapier retries a subscribe whose answer it did not get: the same zap must not end up
     # with two webhooks (and every event twice), so the existing one is answered again.
-    existing = db.session.scalar(
-        select(Webhook)
-        .where(
-            Webhook.integration == ZAPIER,
-            Webhook.url == form.url.data,
-            Webhook.event == form.event.data,
-        )
-        .order_by(Webhook.id)
-        .limit(1)
+    webhook = form.new_webhook(integration=ZAPIER)
+    existing = next(
+        (
+            other
+            for other in db.session.scalars(
+                select(Webhook)
+                .where(
+                    Webhook.integration == ZAPIER,
+                    Webhook.url == form.url.data,
+                    receiving(form.event.data),
+                )
+                .order_by(Webhook.id)
+            )
+            if same_events(webhook, other)
+        ),
+        None,
     )
     if existing is not None:
         return webhook_json(existing), 200
-    webhook = form.new_webhook(integration=ZAPIER)
     db.session.add(webhook)
     db.session.commit()
     return webhook_json(webhook), 201
