@@ -193,12 +193,9 @@ class Webhook(db.Model):
     deliveries: Mapped[list["Delivery"]] = relationship(
         back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
     )
-    # Loaded with the webhook's query: a list page shows every webhook's events.
+    # A list of webhooks loads them with ``selectinload`` (one statement for the page).
     event_rows: Mapped[list["WebhookEvent"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="WebhookEvent.id",
-        lazy="selectin",
+        cascade="all, delete-orphan", passive_deletes=True, order_by="WebhookEvent.id"
     )
 
     @property

@@ -20,7 +20,7 @@ from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import ALL_EVENTS, SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.routing import page_number
-from webhooks.subscriptions import receiving
+from webhooks.subscriptions import receiving, webhook_counts
 from webhooks.templating import format_time
 from webhooks.urls import safe_next
 
@@ -116,7 +116,7 @@ def index():
     if get_event(event) is None:
         event = ""
     column = SORTS[sort]
-    statement = select(Webhook)
+    statement = select(Webhook).options(selectinload(Webhook.event_rows))
     if state:
         statement = statement.where(*STATE_FILTERS[state])
     if event:
@@ -148,6 +148,7 @@ def index():
         action_form=ConfirmForm(),
         events=all_events(),
         samples=sample_envelopes(),
+        webhook_counts=webhook_counts(),
     )
 
 

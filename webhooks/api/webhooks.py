@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import g, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import WebhookForm
@@ -63,7 +64,7 @@ def list_webhooks():
     if problems:
         raise invalid(problems)
 
-    statement = select(Webhook)
+    statement = select(Webhook).options(selectinload(Webhook.event_rows))
     if event is not None:
         statement = statement.where(receiving(event))
     if active is not None:

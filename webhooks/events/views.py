@@ -3,10 +3,16 @@
 from flask import Blueprint, render_template
 
 from webhooks.catalogue import all_events, sample_envelopes
+from webhooks.subscriptions import webhook_counts
 
 bp = Blueprint("events", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("events/index.html", events=all_events(), samples=sample_envelopes())
+    return render_template(
+        "events/index.html",
+        events=all_events(),
+        samples=sample_envelopes(),
+        webhook_counts=webhook_counts(),
+    )
