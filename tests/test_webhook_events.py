@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import post_form
+from tests.conftest import post_form, sqlite_only
 from tests.engine_helpers import expand, run_worker, verify
 from webhooks import catalogue, dispatch
 from webhooks.catalogue import EventType, all_events
 from webhooks.extensions import db
 from webhooks.models import Delivery, Webhook, WebhookEvent
 from webhooks.subscriptions import receivable_events, receives
+from webhooks.worker import fanout
 
 HOOK = "https://example.com/hook"
 SLUGS = [event.slug for event in all_events()]
@@ -260,6 +261,20 @@ def test_an_all_events_webhook_receives_an_event_added_to_the_catalogue_later(
     assert listing not in by_webhook and inactive not in by_webhook
     [(request, _)] = receiver.log
     assert verify(secret, request)["data"] == {"domain": "shop.example.com"}
+
+
+@sqlite_only
+def test_fan_out_finds_the_webhooks_of_an_event_by_the_indexes(app):
+    with app.app_context(), db.engine.connect() as connection:
+        sql = "EXPLAIN QUERY PLAN " + str(fanout._SUBSCRIBERS.compile(connection))
+        plan = [row[3] for row in connection.exec_driver_sql(sql, ("payment_received",))]
+    assert any(
+        "COVERING INDEX ix_webhook_events_event_webhook_id (event=?)" in step for step in plan
+    )
+    assert any(
+        "INDEX ix_webhooks_all_events_active (all_events=? AND active=?)" in step for step in plan
+    )
+    assert not any(step.startswith("SCAN") for step in plan), plan
 
 
 # ---------------------------------------------------------------- the list and its filter

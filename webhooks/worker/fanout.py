@@ -52,10 +52,8 @@ _UNEXPANDED = (
 )
 _ANY_UNEXPANDED = select(_E.c.id).where(_E.c.expanded_at.is_(None)).limit(1)
 _UNEXPANDED_UNLOCKED = _UNEXPANDED.with_for_update(skip_locked=True)
-_SUBSCRIBERS = (
-    select(_W.c.id, _W.c.payload_format, _W.c.created_at)
-    .where(receiving(bindparam("event_type")), _W.c.active.is_(True))
-    .order_by(_W.c.id)
+_SUBSCRIBERS = select(_W.c.id, _W.c.payload_format, _W.c.created_at).where(
+    receiving(bindparam("event_type")), _W.c.active.is_(True)
 )
 _EXPANDED = (
     update(_E)
