@@ -351,8 +351,9 @@ def _update_webhook_figures(
 
 
 def test_event_type(webhook: Webhook) -> str:
-    """The event a test send uses: the first the webhook receives."""
-    return receivable_events(webhook)[0]
+    """The event a test send uses: the first the webhook receives (the form and the API
+    never save a webhook that receives none; one made in code is sent an empty sample)."""
+    return next(iter(receivable_events(webhook)), "")
 
 
 def send_test_event(webhook: Webhook) -> SendResult:
