@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import post_form, sqlite_only
-from tests.engine_helpers import expand, run_worker, verify
+from tests.engine_helpers import api_token, bearer, expand, run_worker, verify
 from webhooks import catalogue, dispatch
 from webhooks.catalogue import EventType, all_events
 from webhooks.extensions import db
@@ -369,3 +369,162 @@ def test_two_all_events_webhooks_at_one_url_warn(admin, make_webhook):
     [warning] = warnings_after(admin, add(admin, event="*"))
     assert "already sends these events to the same URL (“Everything”)" in warning
     assert warnings_after(admin, add(admin, event="payment_received")) == []
+
+
+# ---------------------------------------------------------------- Zapier
+
+
+@pytest.fixture
+def token(app):
+    return api_token(app)
+
+
+def subscribe(client, token, payload):
+    return client.post("/api/v1/zapier/subscribe", json=payload, headers=bearer(token))
+
+
+def test_zapier_subscribes_one_event_and_finds_the_same_subscription_again(
+    app, client, token, make_webhook
+):
+    make_webhook(name="Person's", url=HOOK, events=["payment_received", "invoice_sent"])
+    first = subscribe(client, token, {"target_url": HOOK, "event": "payment_received"})
+    assert first.status_code == 201
+    body = first.get_json()
+    assert (body["event"], body["events"]) == ("payment_received", ["payment_received"])
+    again = subscribe(client, token, {"target_url": HOOK, "event": "payment_received"})
+    assert (again.status_code, again.get_json()["id"]) == (200, body["id"])
+    other = subscribe(client, token, {"target_url": HOOK, "event": "invoice_sent"})
+    assert other.status_code == 201
+    assert stored(app, other.get_json()["id"]) == (False, ["invoice_sent"], "invoice_sent")
+
+
+def test_zapier_cannot_subscribe_all_events(app, client, token):
+    response = subscribe(client, token, {"target_url": HOOK, "event": "*"})
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"event"}
+    assert webhook_count(app) == 0
+
+
+# ---------------------------------------------------------------- the API
+
+
+def assert_nothing_saved(app) -> None:
+    assert webhook_count(app) == 0
+    assert row_count(app) == 0
+
+
+def api(client, token, method, path, body=None):
+    return client.open(f"/api/v1{path}", method=method, json=body, headers=bearer(token))
+
+
+def create(client, token, **members):
+    return api(client, token, "POST", "/webhooks", {"name": "CRM", "url": HOOK, **members})
+
+
+@pytest.mark.parametrize(
+    "members, answered, kept",
+    [
+        (
+            {"events": ["invoice_sent", "payment_received"]},
+            ("invoice_sent", ["invoice_sent", "payment_received"]),
+            (False, ["invoice_sent", "payment_received"]),
+        ),
+        ({"events": ["*"]}, ("*", ["*"]), (True, [])),
+        ({"event": "invoice_sent"}, ("invoice_sent", ["invoice_sent"]), (False, ["invoice_sent"])),
+        ({"event": "*"}, ("*", ["*"]), (True, [])),
+        (
+            {"event": "site_published", "events": ["site_published", "invoice_sent"]},
+            ("site_published", ["site_published", "invoice_sent"]),
+            (False, ["site_published", "invoice_sent"]),
+        ),
+        ({"event": "*", "events": ["*"]}, ("*", ["*"]), (True, [])),
+    ],
+)
+def test_api_creates_a_webhook_from_events_or_event(app, client, token, members, answered, kept):
+    response = create(client, token, **members)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["event"], body["events"]) == answered
+    assert stored(app, body["id"])[:2] == kept
+    again = api(client, token, "GET", f"/webhooks/{body['id']}").get_json()
+    assert (again["event"], again["events"]) == answered
+
+
+@pytest.mark.parametrize(
+    "members, field, message",
+    [
+        ({"events": []}, "events", "Give at least one event slug"),
+        ({"events": ["nope"]}, "events", "Not in the catalogue: nope"),
+        (
+            {"events": ["invoice_sent", "invoice_sent"]},
+            "events",
+            "Listed more than once: invoice_sent",
+        ),
+        ({"events": ["*", "invoice_sent"]}, "events", "comes alone"),
+        ({"events": "invoice_sent"}, "events", "Must be a list of event slugs"),
+        ({"events": [7]}, "events", "Must be a list of event slugs"),
+        ({"events": None}, "events", "Must be a list of event slugs"),
+        (
+            {"event": "invoice_sent", "events": ["payment_received", "invoice_sent"]},
+            "event",
+            "Disagrees with `events`",
+        ),
+        ({"event": "*", "events": ["invoice_sent"]}, "event", "Disagrees with `events`"),
+        ({"event": ["invoice_sent"]}, "event", "Must be a string."),
+        ({"event": "nope"}, "event", "Choose one of the events in the list."),
+        ({}, "event", "Choose one of the events in the list."),
+    ],
+)
+def test_api_refuses_bad_events_naming_the_member_and_saves_nothing(
+    app, client, token, members, field, message
+):
+    response = create(client, token, **members)
+    assert response.status_code == 422, response.get_json()
+    fields = response.get_json()["error"]["fields"]
+    assert set(fields) == {field}
+    assert message in fields[field][0]
+    assert_nothing_saved(app)
+
+
+def test_api_names_bad_events_beside_the_other_members_at_fault(app, client, token):
+    response = create(client, token, events=[], url="ftp://example.com/")
+    assert set(response.get_json()["error"]["fields"]) == {"events", "url"}
+    assert_nothing_saved(app)
+
+
+def test_api_changes_the_events_and_keeps_them_when_left_out(app, client, token, make_webhook):
+    webhook_id = make_webhook(events=["payment_received", "invoice_sent"])
+    path = f"/webhooks/{webhook_id}"
+
+    renamed = api(client, token, "PATCH", path, {"name": "Renamed"}).get_json()
+    assert renamed["events"] == ["payment_received", "invoice_sent"]
+
+    # A webhook read and sent back as it is changes nothing.
+    answered = api(client, token, "GET", path).get_json()
+    echo = {name: answered[name] for name in ("name", "url", "event", "events", "active")}
+    assert api(client, token, "PATCH", path, echo).status_code == 200
+    assert stored(app, webhook_id)[:2] == (False, ["payment_received", "invoice_sent"])
+
+    # `event` alone, as an older client sends it: the webhook receives that one event.
+    assert api(client, token, "PATCH", path, {"event": "site_published"}).get_json()["events"] == [
+        "site_published"
+    ]
+    assert api(client, token, "PATCH", path, {"events": ["*"]}).get_json()["event"] == "*"
+    assert stored(app, webhook_id) == (True, [], "*")
+
+    refused = api(
+        client, token, "PATCH", path, {"events": ["invoice_sent", "nope"], "name": "Xavier"}
+    )
+    assert set(refused.get_json()["error"]["fields"]) == {"events"}
+    with app.app_context():
+        webhook = db.session.get(Webhook, webhook_id)
+        assert (webhook.name, webhook.all_events) == ("Renamed", True)
+
+
+def test_api_list_filtered_by_event_includes_all_events_webhooks(client, token, make_webhook):
+    listing = make_webhook(events=["payment_received", "invoice_sent"])
+    everything = make_webhook(events=[], all_events=True)
+    make_webhook(events=["payment_received"])
+    body = api(client, token, "GET", "/webhooks?event=invoice_sent").get_json()
+    assert sorted(hook["id"] for hook in body["data"]) == [listing, everything]
+    assert body["total"] == 2

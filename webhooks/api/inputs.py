@@ -118,6 +118,8 @@ def _formdata(form_class: type[Form], values: Mapping[str, Any]) -> MultiDict:
         if is_checkbox:
             if value:
                 data[name] = "y"
+        elif isinstance(value, list):  # a multiple choice: each value sent once
+            data.setlist(name, [str(item) for item in value])
         elif value is not None:
             data[name] = str(value)
     return data

@@ -11,6 +11,7 @@ from typing import Any
 from webhooks.catalogue import all_events
 from webhooks.custom_headers import MAX_HEADERS, NAME_MAX, VALUE_MAX
 from webhooks.models import (
+    ALL_EVENTS,
     DEFAULT_MAX_IN_FLIGHT,
     MAX_IN_FLIGHT_RANGE,
     PAYLOAD_FORMATS,
@@ -86,13 +87,46 @@ def event_slugs() -> list[str]:
     return [event.slug for event in all_events()]
 
 
+# ---------------------------------------------------------------- a webhook's events
+
+
+def events_list(description: str) -> Schema:
+    """``events``: distinct slugs of the catalogue, or ``["*"]`` alone for every event."""
+    return {
+        "type": "array",
+        "description": description,
+        "anyOf": [
+            {"items": {"type": "string", "enum": event_slugs()}, "uniqueItems": True},
+            {"items": {"const": ALL_EVENTS}, "maxItems": 1},
+        ],
+        "minItems": 1,
+        "examples": [["payment_received", "invoice_sent"], [ALL_EVENTS]],
+    }
+
+
+ONE_EVENT_NOTE = (
+    "For clients that know one event per webhook: the first of `events`, or `*` when it "
+    "receives every event."
+)
+EVENTS_ANSWERED = events_list(
+    'The slugs of the events it receives (see `GET /event-types`), or `["*"]`: every '
+    "event, those added to the catalogue later included."
+)
+EVENTS_INPUT = events_list(
+    'The events it receives: distinct slugs of the catalogue, or `["*"]` alone for every '
+    "event (those added later included). Send `events` or `event`; both only if `event` is "
+    'the first of `events` (`*` with `["*"]`).'
+)
+
+
 # ---------------------------------------------------------------- component schemas
 
 WEBHOOK_FIELDS: dict[str, Schema] = {
     "id": an_id(),
     "name": text("A name for people, 2 to 191 characters."),
     "url": text("The receiver: an absolute http(s) URL.", format="uri"),
-    "event": text("The slug of the event it receives (see `GET /event-types`)."),
+    "event": text(ONE_EVENT_NOTE, enum=[*event_slugs(), ALL_EVENTS]),
+    "events": EVENTS_ANSWERED,
     "payload_format": text(
         "`standard` sends the Standard Webhooks envelope `{type, timestamp, data}`; "
         "`flat` sends the data object alone.",
@@ -171,7 +205,12 @@ WEBHOOK_INPUT_FIELDS: dict[str, Schema] = {
         maxLength=2048,
         examples=["https://example.com/hooks/payments"],
     ),
-    "event": text("An event slug from the catalogue.", enum=event_slugs()),
+    "event": text(
+        "One event slug from the catalogue, or `*` for every event: the same as `events` with "
+        "that one item.",
+        enum=[*event_slugs(), ALL_EVENTS],
+    ),
+    "events": EVENTS_INPUT,
     "payload_format": text(
         "`standard` (the default) or `flat`.", enum=list(PAYLOAD_FORMATS), default="standard"
     ),
@@ -287,8 +326,10 @@ def schemas() -> dict[str, Schema]:
         ),
         "WebhookInput": obj(
             WEBHOOK_INPUT_FIELDS,
-            required=["name", "url", "event"],
-            description="A new webhook, checked by the same rules as the admin site's form.",
+            required=["name", "url"],
+            anyOf=[{"required": ["event"]}, {"required": ["events"]}],
+            description="A new webhook, checked by the same rules as the admin site's form; "
+            "`events` or `event` says what it receives.",
         ),
         "WebhookChanges": obj(
             WEBHOOK_INPUT_FIELDS,
@@ -558,7 +599,12 @@ def paths() -> dict[str, Schema]:
                 errors=("422",),
                 description="Paged by number. A query parameter the list does not take is 422.",
                 parameters=[
-                    event_filter,
+                    query(
+                        "event",
+                        "Only those that receive this event: those listing it and those that "
+                        "receive every event.",
+                        text(enum=event_slugs()),
+                    ),
                     query(
                         "active",
                         "Only active (`true`) or only inactive (`false`) webhooks.",

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from webhooks import custom_headers
+from webhooks.api.event_members import events_json
 from webhooks.catalogue.events import EventType
 from webhooks.delivery.message import iso_utc
 from webhooks.delivery.result import SendResult
@@ -39,6 +40,7 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "name": webhook.name,
         "url": webhook.url,
         "event": webhook.event,
+        "events": events_json(webhook),
         "payload_format": webhook.payload_format,
         "active": webhook.active,
         "status": webhook_status(webhook),

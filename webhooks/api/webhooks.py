@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import WebhookForm
 from webhooks.admin.views import get_webhook_or_404
+from webhooks.api import event_members
 from webhooks.api.blueprint import bp
 from webhooks.api.inputs import (
     form_from_json,
@@ -28,7 +29,7 @@ from webhooks.api.serializers import secret_json, test_result_json, webhook_json
 from webhooks.auth import access
 from webhooks.catalogue import all_events
 from webhooks.extensions import db
-from webhooks.models import DEFAULT_MAX_IN_FLIGHT, Webhook
+from webhooks.models import ALL_EVENTS, DEFAULT_MAX_IN_FLIGHT, Webhook
 from webhooks.routing import MAX_PAGE
 from webhooks.subscriptions import receiving
 
@@ -39,12 +40,16 @@ LIST_PARAMETERS = ("event", "active", "page", "per_page")
 FIELDS = {
     "name": str,
     "url": str,
-    "event": str,
+    "event": str,  # read by ``event_members``, as ``events``
+    "events": list,
     "payload_format": str,
     "active": bool,
     "max_in_flight": int,
     "rate_limit": (int, type(None)),
 }
+# The members set on the webhook as the form has them (its events are set from the form's two
+# event fields).
+SET_FIELDS = [name for name in FIELDS if name not in event_members.MEMBERS]
 CREATE_DEFAULTS = {
     "payload_format": "standard",
     "active": True,
@@ -124,16 +129,13 @@ def webhook_resource(webhook_id: int):
 def _update(webhook: Webhook):
     """A partial edit: members left out keep their values. As on the edit screen, making a
     disabled webhook active re-enables it."""
-    current = {name: getattr(webhook, name) for name in FIELDS}
-    payload = json_object()
-    events_sent = "event" in payload
-    form, headers = _checked(payload, current, custom_headers.load(webhook.custom_headers))
+    current = {name: getattr(webhook, name) for name in SET_FIELDS}
+    current.update(event_members.current_values(webhook))
+    form, headers = _checked(json_object(), current, custom_headers.load(webhook.custom_headers))
     url_before = webhook.url
-    for name in FIELDS:
-        if name != "event":
-            setattr(webhook, name, getattr(form, name).data)
-    if events_sent:
-        webhook.all_events, webhook.events = form.chosen_events()
+    for name in SET_FIELDS:
+        setattr(webhook, name, getattr(form, name).data)
+    webhook.all_events, webhook.events = form.chosen_events()
     if headers is not None:
         webhook.custom_headers = custom_headers.dump(headers)
     lifecycle.settings_saved(webhook, url_before)
@@ -187,6 +189,13 @@ def _checked(
     headers = None
     if "headers" in payload:
         headers = gather(problems, header_values, payload.pop("headers"), stored_headers)
+    refused = len(problems)
+    events = gather(problems, event_members.read, payload)
+    if len(problems) > refused:
+        # Refused already: the form is given every event instead, so that it speaks only of
+        # the other members.
+        events = event_members.form_values([ALL_EVENTS])
+    current = {**current, **(events or {})}
     form = gather(problems, form_from_json, WebhookForm, payload, fields=FIELDS, current=current)
     if problems:
         raise invalid(problems)
