@@ -33,7 +33,7 @@ from schemathesis.checks import (
 from sqlalchemy import select
 
 from tests.engine_helpers import api_token, bearer, expand, post_event
-from webhooks.api.openapi_spec import openapi_document
+from webhooks.api.openapi import openapi_document
 from webhooks.extensions import db
 from webhooks.models import Delivery
 

@@ -24,7 +24,7 @@ from tests.engine_helpers import (
     update_webhook,
     work,
 )
-from webhooks.api.openapi_spec import API_PREFIX, openapi_document
+from webhooks.api.openapi import API_PREFIX, openapi_document
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PAYMENT = {"payment_id": 7, "payment_total": "$9.00"}

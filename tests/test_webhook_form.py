@@ -6,6 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import csrf_token, post_form
 from webhooks.extensions import db
@@ -64,7 +65,8 @@ def webhook_count(app) -> int:
 
 def get_webhook(app, webhook_id: int) -> Webhook:
     with app.app_context():
-        webhook = db.session.get(Webhook, webhook_id)
+        # With its events: read after the session is gone.
+        webhook = db.session.get(Webhook, webhook_id, options=[selectinload(Webhook.event_rows)])
         db.session.expunge(webhook)
         return webhook
 

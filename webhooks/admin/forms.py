@@ -1,6 +1,8 @@
-"""Forms of the webhook screens; every rule about a webhook's fields lives here."""
+"""Forms of the webhook screens; the rules of a webhook's fields are ``webhooks.rules``,
+shared with the API."""
 
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any
 
 from flask_babel import gettext as _
 from wtforms import (
@@ -17,11 +19,11 @@ from wtforms import (
     SubmitField,
     URLField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webhooks import custom_headers
-from webhooks.catalogue import event_choices, get_event
+from webhooks import custom_headers, rules
+from webhooks.catalogue import event_choices
 from webhooks.forms import PostedForm
 from webhooks.i18n import _l
 from webhooks.models import (
@@ -34,55 +36,28 @@ from webhooks.models import (
     Webhook,
 )
 
-URL_MAX = 2048
 # The labels of models.PAYLOAD_FORMATS, as the form shows them.
 PAYLOAD_FORMAT_LABELS = {"standard": _l("Standard"), "flat": _l("Flat")}
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+class Rule:
+    """A WTForms validator that applies one of ``webhooks.rules``: the field keeps the cleaned
+    value, and the rule's message is the field's error."""
 
+    def __init__(self, rule: Callable[[Any], Any], *, required: bool = False) -> None:
+        self.rule, self.required = rule, required
+        # Rendered as the input's ``required`` attribute.
+        self.field_flags = {"required": True} if required else {}
 
-def printable_text(form, field) -> None:
-    """No control characters (a NUL cannot even be stored by PostgreSQL) and no lone halves of
-    a surrogate pair (which cannot be written as UTF-8)."""
-    value = field.data or ""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError(_("Remove the control characters (such as tabs or line breaks)."))
-    try:
-        value.encode()
-    except UnicodeEncodeError as error:
-        raise ValidationError(_("The text contains characters that cannot be stored.")) from error
-
-
-def webhook_url(form, field) -> None:
-    """An absolute http(s) URL with a host name and no credentials in it."""
-    value = field.data or ""
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError(_("The URL must not contain spaces or control characters."))
-    try:
-        value.encode()
-    except UnicodeEncodeError as error:
-        raise ValidationError(_("The URL contains characters that cannot be stored.")) from error
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as error:
-        raise ValidationError(_("This is not a valid URL (%(error)s).", error=error)) from error
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError(_("The URL must start with http:// or https://."))
-    if not parts.hostname:
-        raise ValidationError(_("The URL must include a host name, e.g. https://example.com/hook."))
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError(
-            _("Remove the user name and password from the URL; credentials in URLs leak into logs.")
-        )
-    if port == 0:
-        raise ValidationError(_("The port in the URL is not valid."))
-    try:
-        parts.hostname.encode("idna")
-    except UnicodeError as error:
-        raise ValidationError(_("The host name in the URL is not valid.")) from error
+    def __call__(self, form, field) -> None:
+        value = field.data
+        if self.required and not (field.raw_data and field.raw_data[0]):
+            # Not posted: the rule judges nothing, not the value the form was filled with.
+            value = None
+        try:
+            field.data = self.rule(value)
+        except rules.RuleError as error:
+            raise ValidationError(error.message) from error
 
 
 class HeaderRow(Form):
@@ -106,23 +81,21 @@ class HeaderRow(Form):
 class WebhookForm(PostedForm):
     name = StringField(
         _l("Name"),
-        validators=[
-            InputRequired(_l("Give the webhook a name.")),
-            Length(min=2, max=191, message=_l("The name must be 2 to 191 characters long.")),
-            printable_text,
-        ],
-        filters=[_strip],
-        render_kw={"placeholder": _l("E.g. Zapier Integration"), "maxlength": 191},
+        # The rule drops the spaces around it (and tells "   " from nothing at all).
+        validators=[Rule(rules.name, required=True)],
+        render_kw={
+            "placeholder": _l("E.g. Zapier Integration"),
+            "minlength": rules.NAME_LENGTH[0],
+            "maxlength": rules.NAME_LENGTH[1],
+        },
     )
     url = URLField(
         _l("URL"),
-        validators=[
-            InputRequired(_l("Enter the URL that should receive the events.")),
-            Length(max=URL_MAX, message=_l("The URL can be at most %(max)d characters long.")),
-            webhook_url,
-        ],
-        filters=[_strip],
-        render_kw={"placeholder": "https://example.com/webhooks/receiver", "maxlength": URL_MAX},
+        validators=[Rule(rules.url, required=True)],
+        render_kw={
+            "placeholder": "https://example.com/webhooks/receiver",
+            "maxlength": rules.URL_MAX,
+        },
         description=_l("The endpoint that receives the event's payload as a signed JSON POST."),
     )
     # One event is picked with the select, as ever; "more_events" adds others, and the
@@ -134,6 +107,7 @@ class WebhookForm(PostedForm):
             SelectChoice(ALL_EVENTS, _l("All events (including future ones)")),
         ],
         validate_choice=False,
+        validators=[Rule(rules.event_or_all)],
         description=_l("The event that triggers this webhook."),
     )
     more_events = SelectMultipleField(
@@ -149,6 +123,7 @@ class WebhookForm(PostedForm):
         choices=[SelectChoice(value, PAYLOAD_FORMAT_LABELS[value]) for value in PAYLOAD_FORMATS],
         default="standard",
         validate_choice=False,
+        validators=[Rule(rules.payload_format)],
         description=_l(
             'Standard sends the event in an envelope: {"type", "timestamp", "data"}. '
             "Flat sends the data object alone, as the original Ultimate Multisite did, for "
@@ -161,15 +136,8 @@ class WebhookForm(PostedForm):
     max_in_flight = IntegerField(
         _l("Requests at once"),
         default=DEFAULT_MAX_IN_FLIGHT,
-        # Left empty, it is the default.
-        filters=[lambda value: DEFAULT_MAX_IN_FLIGHT if value is None else value],
-        validators=[
-            Optional(),
-            NumberRange(
-                *MAX_IN_FLIGHT_RANGE,
-                message=_l("Enter a whole number from %(min)d to %(max)d."),
-            ),
-        ],
+        # Left empty, it is the default (rules.max_in_flight).
+        validators=[Rule(rules.max_in_flight)],
         invalid_value_message=_l("Enter a whole number from 1 to 1000."),
         render_kw={"min": MAX_IN_FLIGHT_RANGE[0], "max": MAX_IN_FLIGHT_RANGE[1]},
         description=_l(
@@ -179,13 +147,7 @@ class WebhookForm(PostedForm):
     )
     rate_limit = IntegerField(
         _l("Rate limit (requests a second)"),
-        validators=[
-            Optional(),
-            NumberRange(
-                *RATE_LIMIT_RANGE,
-                message=_l("Enter a whole number from %(min)d to %(max)d, or leave it empty."),
-            ),
-        ],
+        validators=[Rule(rules.rate_limit)],
         invalid_value_message=_l("Enter a whole number from 1 to 10000, or leave it empty."),
         render_kw={
             "min": RATE_LIMIT_RANGE[0],
@@ -238,8 +200,7 @@ class WebhookForm(PostedForm):
         return False, list(dict.fromkeys([self.event.data, *(self.more_events.data or [])]))
 
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
-        """A webhook with the form's values (the caller adds and commits it): the one way the
-        site, the API and Zapier subscriptions make a webhook."""
+        """A webhook with the form's values (the caller adds and commits it)."""
         every, events = self.chosen_events()
         return Webhook(
             name=self.name.data,
@@ -257,21 +218,16 @@ class WebhookForm(PostedForm):
     def validate_headers(self, field) -> None:
         rows = [(row.form.name.data, row.form.value.data) for row in field]
         try:
-            self.header_values = custom_headers.merge(self.stored_headers, rows)
-        except custom_headers.HeaderError as error:
-            raise ValidationError(str(error)) from error
-
-    def validate_event(self, field) -> None:
-        if field.data != ALL_EVENTS and get_event(field.data or "") is None:
-            raise ValidationError(_("Choose one of the events in the list."))
+            self.header_values = rules.headers(rows, self.stored_headers)
+        except rules.RuleError as error:
+            raise ValidationError(error.message) from error
 
     def validate_more_events(self, field) -> None:
-        if any(not isinstance(slug, str) or get_event(slug) is None for slug in field.data or []):
-            raise ValidationError(_("Tick only events of the list."))
-
-    def validate_payload_format(self, field) -> None:
-        if field.data not in PAYLOAD_FORMATS:
-            raise ValidationError(_("Choose a payload format: Standard or Flat."))
+        for slug in field.data or []:
+            try:
+                rules.event(slug)
+            except rules.RuleError as error:
+                raise ValidationError(_("Tick only events of the list.")) from error
 
 
 class ConfirmForm(PostedForm):

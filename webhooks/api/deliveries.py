@@ -3,7 +3,7 @@ attempts, redelivery, and "retry failed since".
 
 Lists are read by ``webhooks.deliveries.queries`` and deliveries queued again by
 ``webhooks.lifecycle``, the code behind the admin's delivery screens; "retry failed since" is
-checked by the admin's ``RecoverForm``.
+read as the admin's "Retry all failed since" form reads it (``RetryFailedInput``).
 Where the admin page ignores a parameter it cannot use (with a note), the API refuses it (422).
 """
 
@@ -14,7 +14,7 @@ from flask import request, url_for
 from webhooks.api.blueprint import bp
 from webhooks.api.inputs import (
     ApiInputError,
-    form_from_json,
+    checked,
     gather,
     invalid,
     json_object,
@@ -23,9 +23,16 @@ from webhooks.api.inputs import (
     query_int,
     unknown_parameters,
 )
-from webhooks.api.serializers import delivery_json, webhook_status
+from webhooks.api.shapes import (
+    Delivery,
+    DeliveryList,
+    DeliveryWithAttempts,
+    Queued,
+    RetryFailedInput,
+    body,
+    webhook_status,
+)
 from webhooks.catalogue import all_events
-from webhooks.deliveries.forms import RecoverForm
 from webhooks.deliveries.queries import (
     API_ROWS,
     Filters,
@@ -46,7 +53,6 @@ DAY_OR_TIME = (
     "as 2026-11-30T18:00:00Z (in a URL, write a + of a zone offset as %2B)."
 )
 TIME_MAX = 40
-RECOVER_FIELDS = {"webhook_id": int, "since": str}
 
 
 # ---------------------------------------------------------------- reading the list's query
@@ -120,16 +126,18 @@ def list_deliveries():
     whole UTC day: ``to=2026-11-30`` includes all of that day; a ``to`` time is included."""
     filters, before, limit = read_list_query()
     items, more = older_than(filters, before, limit, API_ROWS)
-    return {
-        "data": [delivery_json(delivery) for delivery in items],
-        "next": _next_page(items[-1].id) if more else None,
-    }
+    return body(
+        DeliveryList(
+            data=[Delivery.of(delivery) for delivery in items],
+            next=_next_page(items[-1].id) if more else None,
+        )
+    )
 
 
 @bp.get("/deliveries/<bigid:delivery_id>")
 def get_delivery(delivery_id: int):
     delivery = get_delivery_or_404(delivery_id)
-    return delivery_json(delivery, attempts_newest_first(delivery))
+    return body(DeliveryWithAttempts.of(delivery, attempts_newest_first(delivery)))
 
 
 @bp.post("/deliveries/<bigid:delivery_id>/redeliver")
@@ -150,7 +158,7 @@ def redeliver_delivery(delivery_id: int):
         raise _not_active(delivery.webhook)
     requeue(delivery, datetime.now(UTC))
     db.session.commit()
-    return delivery_json(delivery), 202
+    return body(Delivery.of(delivery)), 202
 
 
 @bp.post("/deliveries/retry-failed")
@@ -158,17 +166,17 @@ def retry_failed():
     """Send now the deliveries (not test sends) of ``webhook_id`` that failed at or after
     ``since``, as the admin's "Retry all failed since": the failed ones queued again, the
     failing ones retried now."""
-    form = recover_form(json_object())
-    webhook = db.session.get(Webhook, form.webhook_id.data)
+    given = checked(RetryFailedInput, json_object())
+    webhook = db.session.get(Webhook, given.webhook_id)
     if webhook is None:
         raise ApiInputError(
             404, "not_found", "There is no webhook with that id; it may have been deleted."
         )
     if not webhook.active:
         raise _not_active(webhook)
-    recovery = requeue_failed_since(webhook, form.since.data, datetime.now(UTC))
+    recovery = requeue_failed_since(webhook, given.since, datetime.now(UTC))
     db.session.commit()
-    return {"queued": recovery.queued, "retried_now": recovery.due_now}, 202
+    return body(Queued(queued=recovery.queued, retried_now=recovery.due_now)), 202
 
 
 def _not_active(webhook: Webhook) -> ApiInputError:
@@ -178,33 +186,3 @@ def _not_active(webhook: Webhook) -> ApiInputError:
         f"The webhook {webhook.id} is {webhook_status(webhook)}, so nothing would be sent; "
         f"activate it first (PATCH /api/v1/webhooks/{webhook.id} with active: true).",
     )
-
-
-def recover_form(payload: dict) -> RecoverForm:
-    """The admin's ``RecoverForm``, filled from the JSON body: ``webhook_id`` an integer,
-    ``since`` any ISO 8601 moment, handed to the form as the UTC time it accepts (to the second,
-    a fraction dropped, so a delivery of that very second is retried too)."""
-    values = dict(payload)
-    problems: dict[str, list[str]] = {}
-    since = payload.get("since")
-    if isinstance(since, str):
-        try:
-            moment = parse_time("since", since)
-        except ApiInputError as refused:
-            problems.update(refused.fields or {})
-            del values["since"]
-        except OverflowError:
-            problems["since"] = ["Must be a date and time such as 2026-11-30T18:00:00Z."]
-            del values["since"]
-        else:
-            # YYYY-MM-DDTHH:MM:SS in UTC: one of the formats the form's field reads.
-            values["since"] = moment.replace(tzinfo=None).isoformat(timespec="seconds")
-    try:
-        form = form_from_json(RecoverForm, values, fields=RECOVER_FIELDS)
-    except ApiInputError as refused:
-        if refused.fields is None:
-            raise
-        raise invalid({**refused.fields, **problems}) from refused
-    if problems:
-        raise invalid(problems)
-    return form

@@ -3,6 +3,8 @@
 
 from flask import jsonify
 
+from webhooks.api.shapes import Error, ErrorDetail, body
+
 
 def api_error(
     status: int,
@@ -11,10 +13,8 @@ def api_error(
     headers: dict | None = None,
     fields: dict[str, list[str]] | None = None,
 ):
-    error: dict = {"code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    response = jsonify({"error": error})
+    detail = ErrorDetail(code=code, message=message, **({"fields": fields} if fields else {}))
+    response = jsonify(body(Error(error=detail)))
     response.status_code = status
     response.headers.update(headers or {})
     return response

@@ -9,26 +9,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webhooks.api.blueprint import bp
 from webhooks.api.errors import api_error
 from webhooks.api.inputs import ApiInputError
+from webhooks.api.shapes import Event as EventShape
+from webhooks.api.shapes import body
 from webhooks.auth import access
-from webhooks.delivery.message import iso_utc
 from webhooks.event_writer import TokenRefused, report_event
 from webhooks.extensions import db
 from webhooks.models import Event
 from webhooks.outbox import EventError, Report, validate
-
-
-def event_json(event: Event) -> dict:
-    """An event; ``deliveries`` and ``expanded_at`` are null until the engine has written its
-    deliveries (within milliseconds of storing it)."""
-    expanded = event.expanded_at is not None
-    return {
-        "id": event.uid,
-        "type": event.type,
-        "idempotency_key": event.idempotency_key,
-        "created_at": iso_utc(event.created_at),
-        "expanded_at": iso_utc(event.expanded_at) if expanded else None,
-        "deliveries": event.delivery_count if expanded else None,
-    }
 
 
 @bp.get("/events/<event_id>")
@@ -41,7 +28,7 @@ def get_event(event_id: str):
             "not_found",
             "There is no event with that id; it may have been purged after the retention period.",
         )
-    return event_json(event)
+    return body(EventShape.of(event))
 
 
 @bp.post("/events")
@@ -58,7 +45,7 @@ def create_event():
         result = report_event(report, g.api_token_hash)
     except TokenRefused as refused:
         return access.read_only_token() if refused.read_only else access.invalid_token()
-    return event_json(result.event), 202 if result.created else 200
+    return body(EventShape.of(result.event)), 202 if result.created else 200
 
 
 def _read_report() -> Report:

@@ -1,19 +1,23 @@
-"""Reading what an API client sent: a JSON object body, a WTForms form filled from JSON (the
-admin site's rules, applied to the API), and query parameters. Each problem raises
-``ApiInputError``, which the API answers with its one error shape."""
+"""Reading what an API client sent: a JSON object body, checked against its model in
+``webhooks.api.shapes`` (whose fields apply ``webhooks.rules``, the admin form's rules), and
+query parameters. Each problem raises ``ApiInputError``, which the API answers with its one
+error shape."""
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from flask import request
-from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, Form
+from pydantic import BaseModel, ValidationError
 
-from webhooks import custom_headers
+from webhooks.api import shapes
 from webhooks.api.errors import api_error
 from webhooks.routing import MAX_ID
+from webhooks.rules import RuleError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ApiInputError(Exception):
@@ -57,88 +61,73 @@ def json_object() -> dict[str, Any]:
     return payload
 
 
-def form_from_json(
-    form_class: type[Form],
-    payload: Mapping[str, Any],
-    *,
-    fields: Mapping[str, type | tuple[type, ...]],
-    current: Mapping[str, Any] | None = None,
-) -> Form:
-    """``form_class`` filled with ``payload`` as if its fields had been posted, and validated.
-
-    ``fields`` names the JSON members the endpoint accepts and their JSON types (``str``,
-    ``bool``, ``int``); ``current`` holds the values of members left out (a partial update).
-    Raises a 422 for an unknown member, a wrong type, or whatever the form's own rules refuse.
-    """
-    problems: dict[str, list[str]] = {}
-    for name in payload:
-        if name not in fields:
-            problems[name] = [f"Unknown field; this endpoint takes {_listing(fields)}."]
-    values = dict(current or {})
-    for name, value in payload.items():
-        if name not in fields:
-            continue
-        wanted = fields[name]
-        if not _is(value, wanted):
-            problems[name] = [f"Must be {_type_name(wanted)}."]
-        else:
-            values[name] = value
-    form = form_class(formdata=_formdata(form_class, values), meta={"csrf": False})
-    if not form.validate():
-        for name, errors in form.errors.items():
-            problems.setdefault(name, list(errors))
+def checked(
+    shape: type[ModelT], payload: dict[str, Any], context: dict[str, Any] | None = None
+) -> ModelT:
+    """``payload`` read as ``shape`` (one of ``webhooks.api.shapes``), or a 422 naming every
+    member at fault: unknown, of the wrong JSON type, missing, or refused by its rule — or by
+    a rule between members, which a shape may declare as ``problems_between(payload)``."""
+    between = getattr(shape, "problems_between", None)
+    problems = between(payload) if between is not None else {}
+    try:
+        given = shape.model_validate(payload, context=context)
+    except ValidationError as error:
+        # A member's own problem is named before one between members.
+        raise invalid({**problems, **_problems(shape, error)}) from error
     if problems:
         raise invalid(problems)
-    return form
+    return given
 
 
-def _is(value: Any, wanted: type | tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # a bool is an int to Python, not to JSON
-        return bool in (wanted if isinstance(wanted, tuple) else (wanted,))
-    return isinstance(value, wanted)
+def _problems(shape: type[BaseModel], error: ValidationError) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for detail in error.errors(include_url=False, include_input=False):
+        name = str(detail["loc"][0]) if detail["loc"] else "body"
+        listed = problems.setdefault(name, [])
+        message = _message(shape, name, detail)
+        if message not in listed:
+            listed.append(message)
+    return problems
 
 
-def _type_name(wanted: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "true or false", int: "an integer", type(None): "null"}
-    kinds = wanted if isinstance(wanted, tuple) else (wanted,)
-    return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
+def _message(shape: type[BaseModel], name: str, detail: dict[str, Any]) -> str:
+    kind = detail["type"]
+    field = shape.model_fields.get(name)
+    if kind == "extra_forbidden" or field is None:
+        return f"Unknown field; this endpoint takes {_listing(shape.model_fields)}."
+    if kind == "missing":
+        for rule in field.metadata:
+            message = getattr(rule, "missing_message", lambda: None)()
+            if message:
+                return message
+        return "Required."
+    if kind in TYPE_ERRORS:
+        return f"Must be {_type_name(field.annotation)}."
+    if kind == "string_unicode":
+        return "The text contains characters that cannot be stored."
+    return detail["msg"]
+
+
+# Errors that say a member is not of its JSON type.
+TYPE_ERRORS = {
+    "string_type",
+    "int_type",
+    "int_from_float",
+    "int_parsing",
+    "bool_type",
+    "dict_type",
+    "list_type",
+}
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", type(None): "null"}
+
+
+def _type_name(annotation: Any) -> str:
+    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return " or ".join(_TYPE_NAMES.get(kind, "an object") for kind in kinds)
 
 
 def _listing(fields: Mapping[str, Any]) -> str:
     return ", ".join(f"`{name}`" for name in fields)
-
-
-def _formdata(form_class: type[Form], values: Mapping[str, Any]) -> MultiDict:
-    """JSON values as a browser would post them: a checkbox is sent only when ticked."""
-    unbound = {name: field for name, field in vars(form_class).items() if hasattr(field, "bind")}
-    data = MultiDict()
-    for name, value in values.items():
-        field = unbound.get(name)
-        is_checkbox = field is not None and field.field_class is BooleanField
-        if is_checkbox:
-            if value:
-                data[name] = "y"
-        elif isinstance(value, list):  # a multiple choice: each value sent once
-            data.setlist(name, [str(item) for item in value])
-        elif value is not None:
-            data[name] = str(value)
-    return data
-
-
-def header_values(given: Any, stored: Mapping[str, str]) -> dict[str, str]:
-    """A webhook's ``headers`` member: an object of names and values, where null keeps the
-    value stored under that name and a name left out is removed."""
-    if not isinstance(given, dict):
-        raise invalid({"headers": [HEADERS_SHAPE]})
-    if any(value is not None and not isinstance(value, str) for value in given.values()):
-        raise invalid({"headers": [HEADERS_SHAPE]})
-    try:
-        return custom_headers.merge(stored, given.items())
-    except custom_headers.HeaderError as error:
-        raise invalid({"headers": [str(error)]}) from error
-
-
-HEADERS_SHAPE = "Must be an object of header names and string values; null keeps a stored value."
 
 
 # ---------------------------------------------------------------- query parameters
@@ -202,12 +191,9 @@ def query_choice(name: str, choices) -> str | None:
 
 def parse_time(name: str, raw: Any) -> datetime:
     """An ISO 8601 moment; one without a zone is taken as UTC."""
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise invalid({name: ["Must be a date and time such as 2026-11-30T18:00:00Z."]})
+    if not isinstance(raw, str):
+        raise invalid({name: [shapes.MOMENT_EXAMPLE]})
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError) as error:  # OverflowError: year 1 or 9999 shifted past
-        raise invalid({name: ["Must be a date and time such as 2026-11-30T18:00:00Z."]}) from error
+        return shapes.moment(raw)
+    except RuleError as error:
+        raise invalid({name: [str(error)]}) from error

@@ -1,23 +1,20 @@
 """Webhooks over the API: list, create, read, change, delete, the signing secret, and Send
-Test Event. Every change is checked by the admin site's ``WebhookForm`` and made the way the
-admin screens make it, so the API and the screens cannot disagree."""
+Test Event. Every change is checked by ``WebhookInput``/``WebhookChanges``, whose fields apply
+the admin form's rules (``webhooks.rules``), and made the way the admin screens make it, so the
+API and the screens cannot disagree."""
 
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import g, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webhooks import custom_headers, lifecycle
-from webhooks.admin.forms import WebhookForm
 from webhooks.admin.views import get_webhook_or_404
-from webhooks.api import event_members
 from webhooks.api.blueprint import bp
 from webhooks.api.inputs import (
-    form_from_json,
+    checked,
     gather,
-    header_values,
     invalid,
     json_object,
     query_bool,
@@ -25,37 +22,26 @@ from webhooks.api.inputs import (
     query_int,
     unknown_parameters,
 )
-from webhooks.api.serializers import secret_json, test_result_json, webhook_json
+from webhooks.api.shapes import (
+    Secret,
+    TestResult,
+    WebhookChanges,
+    WebhookInput,
+    WebhookList,
+    WebhookWithSecret,
+    body,
+)
+from webhooks.api.shapes import Webhook as WebhookShape
 from webhooks.auth import access
 from webhooks.catalogue import all_events
 from webhooks.extensions import db
-from webhooks.models import ALL_EVENTS, DEFAULT_MAX_IN_FLIGHT, Webhook
+from webhooks.models import MANUAL, Webhook
 from webhooks.routing import MAX_PAGE
 from webhooks.subscriptions import receiving
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 LIST_PARAMETERS = ("event", "active", "page", "per_page")
-# The JSON members a webhook is written with, and their JSON types.
-FIELDS = {
-    "name": str,
-    "url": str,
-    "event": str,  # read by ``event_members``, as ``events``
-    "events": list,
-    "payload_format": str,
-    "active": bool,
-    "max_in_flight": int,
-    "rate_limit": (int, type(None)),
-}
-# The members set on the webhook as the form has them (its events are set from the form's two
-# event fields).
-SET_FIELDS = [name for name in FIELDS if name not in event_members.MEMBERS]
-CREATE_DEFAULTS = {
-    "payload_format": "standard",
-    "active": True,
-    "max_in_flight": DEFAULT_MAX_IN_FLIGHT,
-    "rate_limit": None,
-}
 
 
 @bp.get("/webhooks")
@@ -90,27 +76,39 @@ def list_webhooks():
             page=page_number + 1,
             per_page=per_page,
         )
-    return {
-        "data": [webhook_json(webhook) for webhook in page.items],
-        "page": page_number,
-        "per_page": per_page,
-        "total": page.total,
-        "next": following,
-    }
+    return body(
+        WebhookList(
+            data=[WebhookShape.of(webhook) for webhook in page.items],
+            page=page_number,
+            per_page=per_page,
+            total=page.total,
+            next=following,
+        )
+    )
 
 
 @bp.post("/webhooks")
 def create_webhook():
     """As Add New Webhook: the secret is answered here, and then only by ``/secret``."""
-    form, headers = _checked(json_object(), CREATE_DEFAULTS, {})
-    webhook = form.new_webhook()
-    if headers is not None:
-        webhook.custom_headers = custom_headers.dump(headers)
+    webhook = new_webhook(checked(WebhookInput, json_object()))
     db.session.add(webhook)
     db.session.commit()
-    body = {**webhook_json(webhook), **secret_json(webhook, datetime.now(UTC))}
     location = url_for("api.webhook_resource", webhook_id=webhook.id)
-    return body, 201, {"Location": location}
+    return body(WebhookWithSecret.of(webhook)), 201, {"Location": location}
+
+
+def new_webhook(given: WebhookInput, integration: str = MANUAL) -> Webhook:
+    """A webhook with the checked values (the caller adds and commits it)."""
+    values = given.values()
+    headers = values.pop("headers") or {}
+    every, events = given.receives()
+    return Webhook(
+        **values,
+        all_events=every,
+        events=events,
+        custom_headers=custom_headers.dump(headers),
+        integration=integration,
+    )
 
 
 @bp.route("/webhooks/<id:webhook_id>", methods=["GET", "PATCH", "DELETE"])
@@ -123,24 +121,25 @@ def webhook_resource(webhook_id: int):
         return _update(webhook)
     if request.method == "DELETE":
         return _delete(webhook)
-    return webhook_json(webhook)
+    return body(WebhookShape.of(webhook))
 
 
 def _update(webhook: Webhook):
     """A partial edit: members left out keep their values. As on the edit screen, making a
     disabled webhook active re-enables it."""
-    current = {name: getattr(webhook, name) for name in SET_FIELDS}
-    current.update(event_members.current_values(webhook))
-    form, headers = _checked(json_object(), current, custom_headers.load(webhook.custom_headers))
+    stored_headers = custom_headers.load(webhook.custom_headers)
+    given = checked(WebhookChanges, json_object(), context={"stored_headers": stored_headers})
+    changes = given.changes()
     url_before = webhook.url
-    for name in SET_FIELDS:
-        setattr(webhook, name, getattr(form, name).data)
-    webhook.all_events, webhook.events = form.chosen_events()
-    if headers is not None:
-        webhook.custom_headers = custom_headers.dump(headers)
+    if "headers" in changes:
+        webhook.custom_headers = custom_headers.dump(changes.pop("headers"))
+    for name, value in changes.items():
+        setattr(webhook, name, value)
+    if (receives := given.receives()) is not None:
+        webhook.all_events, webhook.events = receives
     lifecycle.settings_saved(webhook, url_before)
     db.session.commit()
-    return webhook_json(webhook)
+    return body(WebhookShape.of(webhook))
 
 
 def _delete(webhook: Webhook):
@@ -158,7 +157,7 @@ def get_secret(webhook_id: int):
     if g.api_token.scope == "read":
         return access.read_only_token()
     webhook = get_webhook_or_404(webhook_id)
-    return secret_json(webhook, datetime.now(UTC))
+    return body(Secret.of(webhook, datetime.now(UTC)))
 
 
 @bp.post("/webhooks/<id:webhook_id>/rotate-secret")
@@ -169,7 +168,7 @@ def rotate_secret(webhook_id: int):
     now = datetime.now(UTC)
     webhook.rotate_secret(now)
     db.session.commit()
-    return secret_json(webhook, now)
+    return body(Secret.of(webhook, now))
 
 
 @bp.post("/webhooks/<id:webhook_id>/test")
@@ -177,29 +176,7 @@ def test_webhook(webhook_id: int):
     """Send Test Event: 200 with the honest result, whether the receiver took it or not."""
     webhook = get_webhook_or_404(webhook_id)
     _no_body()
-    return test_result_json(lifecycle.send_test_event(webhook))
-
-
-def _checked(
-    payload: dict[str, Any], current: dict[str, Any], stored_headers: dict[str, str]
-) -> tuple[WebhookForm, dict[str, str] | None]:
-    """The form filled from the JSON and the custom headers to store (None when ``headers``
-    is left out), or a 422 with every problem of both."""
-    problems: dict[str, list[str]] = {}
-    headers = None
-    if "headers" in payload:
-        headers = gather(problems, header_values, payload.pop("headers"), stored_headers)
-    refused = len(problems)
-    events = gather(problems, event_members.read, payload)
-    if len(problems) > refused:
-        # Refused already: the form is given every event instead, so that it speaks only of
-        # the other members.
-        events = event_members.form_values([ALL_EVENTS])
-    current = {**current, **(events or {})}
-    form = gather(problems, form_from_json, WebhookForm, payload, fields=FIELDS, current=current)
-    if problems:
-        raise invalid(problems)
-    return form, headers
+    return body(TestResult.of(lifecycle.send_test_event(webhook)))
 
 
 def _no_body() -> None:

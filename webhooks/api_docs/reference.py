@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from webhooks.api.openapi_spec import API_PREFIX, JSON, openapi_document
+from webhooks.api.openapi import API_PREFIX, JSON, openapi_document
 from webhooks.i18n import or_list
 from webhooks.routing import MAX_ID
 

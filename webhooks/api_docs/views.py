@@ -4,7 +4,7 @@ page."""
 
 from flask import Blueprint, render_template, request
 
-from webhooks.api.openapi_spec import API_PREFIX
+from webhooks.api.openapi import API_PREFIX
 from webhooks.api_docs.reference import object_shapes, operation_groups
 
 bp = Blueprint("api_docs", __name__)
