@@ -80,6 +80,14 @@ def submit_new(client, **changes):
 # --- Add New Webhook page -------------------------------------------------------------------
 
 
+def test_empty_number_inputs_as_a_browser_posts_them_are_the_defaults(app, admin):
+    response = submit_new(admin, max_in_flight="", rate_limit="")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        webhook = db.session.scalars(select(Webhook)).one()
+        assert (webhook.max_in_flight, webhook.rate_limit) == (10, None)
+
+
 def test_add_page_shows_name_url_event_and_active_checked(admin):
     response = admin.get("/webhooks/new")
     page = response.get_data(as_text=True)

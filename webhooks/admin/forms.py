@@ -60,6 +60,17 @@ class Rule:
             raise ValidationError(error.message) from error
 
 
+class WholeNumberField(IntegerField):
+    """A whole number; left empty (as a browser posts an empty number input) it is no value,
+    which the field's rule judges, rather than a number that does not parse."""
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and isinstance(valuelist[0], str) and not valuelist[0].strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
 class HeaderRow(Form):
     """One custom header; a saved header's value is never shown, and left empty it is kept."""
 
@@ -133,7 +144,7 @@ class WebhookForm(PostedForm):
     active = BooleanField(
         _l("Active"), default=True, description=_l("Inactive webhooks receive nothing.")
     )
-    max_in_flight = IntegerField(
+    max_in_flight = WholeNumberField(
         _l("Requests at once"),
         default=DEFAULT_MAX_IN_FLIGHT,
         # Left empty, it is the default (rules.max_in_flight).
@@ -145,7 +156,7 @@ class WebhookForm(PostedForm):
             "others wait their turn. A slow receiver then holds only its own deliveries."
         ),
     )
-    rate_limit = IntegerField(
+    rate_limit = WholeNumberField(
         _l("Rate limit (requests a second)"),
         validators=[Rule(rules.rate_limit)],
         invalid_value_message=_l("Enter a whole number from 1 to 10000, or leave it empty."),
