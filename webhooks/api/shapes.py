@@ -283,7 +283,7 @@ class _WebhookFields(Input):
     def receives(self) -> tuple[bool, list[str]] | None:
         """(every event, the events listed) as sent — `events`, else `event` as a list of
         one — or None when neither was sent."""
-        sent = self.events if self.events is not None else None
+        sent = self.events
         if sent is None and self.event is not None:
             sent = [self.event]
         if sent is None:
