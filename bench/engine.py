@@ -194,7 +194,7 @@ class Deployment:
 
         with self.app.app_context():
             made = [
-                Webhook(name=f"bench {n}", url=url, event=event, **fields)
+                Webhook(name=f"bench {n}", url=url, events=[event], **fields)
                 for n, url in enumerate(urls)
             ]
             db.session.add_all(made)

@@ -187,12 +187,18 @@ def fill(
     for each of the newest ATTEMPTED_NEWEST; returns counts and timings."""
     from sqlalchemy import text
 
-    from webhooks.models import Attempt, Delivery, Webhook
+    from webhooks.models import Attempt, Delivery, Webhook, WebhookEvent
 
     rng = random.Random(seed)
     started = time.perf_counter()
     with engine.begin() as conn:
-        insert_rows(conn, Webhook.__table__, webhooks)
+        # Each webhook receives its one event, a row of webhook_events.
+        columns = [
+            {name: value for name, value in row.items() if name != "event"} for row in webhooks
+        ]
+        insert_rows(conn, Webhook.__table__, columns)
+        events = [{"webhook_id": row["id"], "event": row["event"]} for row in webhooks]
+        insert_rows(conn, WebhookEvent.__table__, events)
     owners = rng.choices(range(len(webhooks)), weights=weights, k=total)
     statuses = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()), k=total)
     span = timedelta(days=30)

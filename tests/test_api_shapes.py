@@ -79,7 +79,9 @@ def test_the_documents_limits_are_the_rules_limits(doc):
     schemas = doc["components"]["schemas"]
     webhook_input = schemas["WebhookInput"]["properties"]
 
-    assert webhook_input["event"]["enum"] == [event.slug for event in all_events()]
+    slugs = [event.slug for event in all_events()]
+    assert webhook_input["event"]["enum"] == [*slugs, "*"]  # `*`: every event
+    assert webhook_input["events"]["anyOf"][0]["items"]["enum"] == slugs
     assert (
         webhook_input["max_in_flight"]["minimum"],
         webhook_input["max_in_flight"]["maximum"],
@@ -88,7 +90,9 @@ def test_the_documents_limits_are_the_rules_limits(doc):
         RATE_LIMIT_RANGE
     )
     assert webhook_input["rate_limit"]["type"] == ["integer", "null"]
-    assert set(schemas["WebhookInput"]["required"]) == {"name", "url", "event"}
+    assert set(schemas["WebhookInput"]["required"]) == {"name", "url"}
+    # And the events it receives, as `events` or (one) `event`.
+    assert schemas["WebhookInput"]["anyOf"] == [{"required": ["event"]}, {"required": ["events"]}]
     assert "required" not in schemas["WebhookChanges"]
     assert all(
         "default" not in member for member in schemas["WebhookChanges"]["properties"].values()

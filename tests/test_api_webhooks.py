@@ -33,6 +33,7 @@ WEBHOOK_KEYS = {
     "name",
     "url",
     "event",
+    "events",
     "payload_format",
     "active",
     "status",

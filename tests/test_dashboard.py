@@ -13,7 +13,7 @@ from tests.engine_helpers import FakeClock, Script, expand, webhook_values, work
 from webhooks import dispatch
 from webhooks.dashboard.queries import activity
 from webhooks.extensions import db
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, Webhook, WebhookEvent
 
 
 def dashboard(client) -> str:
@@ -212,7 +212,7 @@ def test_hours_are_counted_in_utc_by_the_database(app):
         (-timedelta(hours=22, microseconds=1), "succeeded"),  # before the first hour of the day
     )
     with app.app_context():
-        webhook = Webhook(name="Shop", url="https://example.com/hook", event="payment_received")
+        webhook = Webhook(name="Shop", url="https://example.com/hook", events=["payment_received"])
         db.session.add(webhook)
         db.session.flush()
         for after, status in created:
@@ -507,10 +507,13 @@ def add_webhooks_with_failures(app, count: int) -> None:
                     "id": id_,
                     "name": f"Hook {id_}",
                     "url": "https://example.com/hook",
-                    "event": "payment_received",
                 }
                 for id_ in ids
             ],
+        )
+        db.session.execute(
+            insert(WebhookEvent),
+            [{"webhook_id": id_, "event": "payment_received"} for id_ in ids],
         )
         db.session.execute(
             insert(Delivery),

@@ -41,7 +41,9 @@ SIGNED_HEADERS = {
 
 
 def add_webhook(app, name: str = "Shop", **fields) -> int:
-    values = {"url": "https://example.com/hook", "event": "payment_received", **fields}
+    if "event" in fields:  # the one event the webhook receives
+        fields["events"] = [fields.pop("event")]
+    values = {"url": "https://example.com/hook", "events": ["payment_received"], **fields}
     with app.app_context():
         webhook = Webhook(name=name, **values)
         db.session.add(webhook)
@@ -678,7 +680,9 @@ def test_webhook_filter_with_a_name_of_several_webhooks_offers_them(app, admin):
 def test_webhook_filter_offers_at_most_twenty_and_points_to_the_webhook_list(app, admin):
     with app.app_context():
         db.session.add_all(
-            Webhook(name=f"Hook {number:02d}", url="https://example.com/", event="payment_received")
+            Webhook(
+                name=f"Hook {number:02d}", url="https://example.com/", events=["payment_received"]
+            )
             for number in range(25)
         )
         db.session.commit()

@@ -399,7 +399,9 @@ def test_a_scrape_adds_up_the_processes_that_share_a_metrics_directory(tmp_path,
     receiver.expect_request("/multi", method="POST").respond_with_handler(script)
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "x"})
     with app.app_context():
-        db.session.add(Webhook(name="R", url=receiver.url_for("/multi"), event="payment_received"))
+        db.session.add(
+            Webhook(name="R", url=receiver.url_for("/multi"), events=["payment_received"])
+        )
         db.session.commit()
     processes = []
     try:

@@ -17,6 +17,7 @@ MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 APP_TABLES = {
     "users",
     "webhooks",
+    "webhook_events",
     "events",
     "deliveries",
     "attempts",
@@ -115,10 +116,11 @@ def test_migrated_database_keeps_foreign_key_cascades(fresh_app):
         inspector = inspect(db.engine)
         foreign_keys = {
             (table, fk["referred_table"]): fk["options"].get("ondelete")
-            for table in ("deliveries", "attempts")
+            for table in ("deliveries", "attempts", "webhook_events")
             for fk in inspector.get_foreign_keys(table)
         }
     assert foreign_keys == {
+        ("webhook_events", "webhooks"): "CASCADE",
         ("deliveries", "webhooks"): "CASCADE",
         ("deliveries", "events"): "CASCADE",
         ("attempts", "deliveries"): "CASCADE",
@@ -220,3 +222,64 @@ def test_events_stored_before_schema_checks_have_no_problems_and_types_follow_th
     assert "schema_problems" not in columns and "schema_problem_count" not in columns
     assert "event_type_settings" not in table_names(fresh_app)
     assert uids == ["evt_old"]
+
+
+# Before a4e7c2d9b1f3 a webhook had one event, in webhooks.event.
+OLD_WEBHOOKS = text(
+    "INSERT INTO webhooks (id, name, url, event, active, secret, integration, payload_format, "
+    "sent_count, max_in_flight, consecutive_failures, probe_step, created_at, updated_at) "
+    "VALUES (:id, :name, 'https://example.com/hook', :event, :active, 'whsec_x', 'manual', "
+    "'standard', 0, 10, 0, 0, '2026-11-30 10:00:00', '2026-11-30 10:00:00')"
+)
+
+
+def one_event_webhooks_become_rows_of_webhook_events(app):
+    flask_db(app, "upgrade", "3e727be8f540")
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            OLD_WEBHOOKS,
+            [
+                {"id": 1, "name": "Payments", "event": "payment_received", "active": True},
+                {"id": 2, "name": "Sites", "event": "site_published", "active": False},
+            ],
+        )
+
+    flask_db(app, "upgrade")
+
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT webhook_id, event FROM webhook_events ORDER BY webhook_id")
+        ).all()
+        webhooks = connection.execute(
+            text("SELECT id, name, active, all_events FROM webhooks ORDER BY id")
+        ).all()
+        columns = {column["name"] for column in inspect(connection).get_columns("webhooks")}
+    assert [tuple(row) for row in rows] == [(1, "payment_received"), (2, "site_published")]
+    assert [tuple(row) for row in webhooks] == [
+        (1, "Payments", True, False),
+        (2, "Sites", False, False),
+    ]
+    assert "event" not in columns
+    assert schema_differences(app) == []
+
+    # Back down: the column holds each webhook's first event, or * for every event.
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO webhook_events (webhook_id, event) VALUES (1, 'payment_failed')")
+        )
+        connection.execute(text("UPDATE webhooks SET all_events = true WHERE id = 2"))
+        connection.execute(text("DELETE FROM webhook_events WHERE webhook_id = 2"))
+    flask_db(app, "downgrade", "3e727be8f540")
+    with app.app_context(), db.engine.connect() as connection:
+        events = connection.execute(text("SELECT id, event FROM webhooks ORDER BY id")).all()
+        tables = set(inspect(connection).get_table_names())
+    assert [tuple(row) for row in events] == [(1, "payment_received"), (2, "*")]
+    assert "webhook_events" not in tables
+
+
+def test_webhooks_of_one_event_keep_it_as_their_one_listed_event(fresh_app):
+    one_event_webhooks_become_rows_of_webhook_events(fresh_app)
+
+
+def test_webhooks_of_one_event_keep_it_as_their_one_listed_event_on_postgresql(postgresql_app):
+    one_event_webhooks_become_rows_of_webhook_events(postgresql_app)

@@ -39,7 +39,7 @@ def app_on(database, **settings):
 def write_a_webhook(app) -> None:
     with app.app_context():
         db.create_all()
-        db.session.add(Webhook(name="a", url="https://example.com/", event="payment_received"))
+        db.session.add(Webhook(name="a", url="https://example.com/", events=["payment_received"]))
         db.session.commit()
         # A reader keeps the write-ahead log and its index open, as the site does.
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"

@@ -6,6 +6,7 @@ import html
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import post_form
 from tests.engine_helpers import api_token, bearer
@@ -154,7 +155,11 @@ SAME_BAD = [
 def stored(app) -> list[Webhook]:
     """Every webhook, oldest first."""
     with app.app_context():
-        found = list(db.session.scalars(select(Webhook).order_by(Webhook.id)))
+        found = list(
+            db.session.scalars(
+                select(Webhook).options(selectinload(Webhook.event_rows)).order_by(Webhook.id)
+            )
+        )
         db.session.expunge_all()
         return found
 

@@ -56,10 +56,8 @@ def save(admin, webhook_id: int, **fields):
 
 def saved(app) -> list[tuple[str, str, str]]:
     with app.app_context():
-        rows = db.session.execute(
-            select(Webhook.name, Webhook.url, Webhook.event).order_by(Webhook.id)
-        )
-        return [tuple(row) for row in rows]
+        webhooks = db.session.scalars(select(Webhook).order_by(Webhook.id))
+        return [(webhook.name, webhook.url, webhook.event) for webhook in webhooks]
 
 
 def link(webhook_id: int, name: str) -> str:

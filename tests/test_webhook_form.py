@@ -6,6 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import csrf_token, post_form
 from webhooks.extensions import db
@@ -64,7 +65,8 @@ def webhook_count(app) -> int:
 
 def get_webhook(app, webhook_id: int) -> Webhook:
     with app.app_context():
-        webhook = db.session.get(Webhook, webhook_id)
+        # With its events: read after the session is gone.
+        webhook = db.session.get(Webhook, webhook_id, options=[selectinload(Webhook.event_rows)])
         db.session.expunge(webhook)
         return webhook
 
@@ -76,6 +78,14 @@ def submit_new(client, **changes):
 
 
 # --- Add New Webhook page -------------------------------------------------------------------
+
+
+def test_empty_number_inputs_as_a_browser_posts_them_are_the_defaults(app, admin):
+    response = submit_new(admin, max_in_flight="", rate_limit="")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        webhook = db.session.scalars(select(Webhook)).one()
+        assert (webhook.max_in_flight, webhook.rate_limit) == (10, None)
 
 
 def test_add_page_shows_name_url_event_and_active_checked(admin):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from babel.dates import format_datetime
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 from standardwebhooks.webhooks import Webhook as SW
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -90,7 +91,8 @@ def table_row(page: str, name: str) -> str:
 
 def stored(app, webhook_id: int) -> Webhook:
     with app.app_context():
-        webhook = db.session.get(Webhook, webhook_id)
+        # With its events: read after the session is gone.
+        webhook = db.session.get(Webhook, webhook_id, options=[selectinload(Webhook.event_rows)])
         db.session.expunge(webhook)
         return webhook
 

@@ -100,7 +100,9 @@ class Instance:
     # -- the database, as the web site would write it --------------------------------------
     def webhook(self, url: str, **fields) -> int:
         with self.app.app_context():
-            values = {"name": "Receiver", "url": url, "event": "payment_received", **fields}
+            if "event" in fields:  # the one event the webhook receives
+                fields["events"] = [fields.pop("event")]
+            values = {"name": "Receiver", "url": url, "events": ["payment_received"], **fields}
             hook = Webhook(**values)
             db.session.add(hook)
             db.session.commit()

@@ -34,6 +34,7 @@ from webhooks.models import (
     signing_secrets,
 )
 from webhooks.outbox import enqueue
+from webhooks.subscriptions import receivable_events
 from webhooks.telemetry import record as telemetry
 from webhooks.worker.claims import Claim, claim_due, write_lock
 from webhooks.worker.fanout import Expansion
@@ -374,6 +375,12 @@ def _update_webhook_figures(
 # ---------------------------------------------------------------- the test send
 
 
+def test_event_type(webhook: Webhook) -> str:
+    """The event a test send uses: the first the webhook receives (the form and the API
+    never save a webhook that receives none; one made in code is sent an empty sample)."""
+    return next(iter(receivable_events(webhook)), "")
+
+
 @dataclass(frozen=True)
 class TestSend:
     """A test delivery written and signed, ready to send; needs no database to be sent."""
@@ -445,11 +452,12 @@ def record_test_send(test: TestSend, result: SendResult) -> bool:
 
 
 def send_test_event(webhook: Webhook) -> SendResult:
-    """Send Test Event: POST the sample payload of the webhook's event now, through the full
-    pipeline, and wait for the answer; recorded as a test delivery."""
-    event = get_event(webhook.event)
+    """Send Test Event: POST the sample payload of the webhook's (first) event now, through
+    the full pipeline, and wait for the answer; recorded as a test delivery."""
+    event_type = test_event_type(webhook)
+    event = get_event(event_type)
     deliverer = current_deliverer()
-    test = begin_test_send(webhook, webhook.event, event.sample_data() if event else {}, deliverer)
+    test = begin_test_send(webhook, event_type, event.sample_data() if event else {}, deliverer)
     result = deliverer.attempt_now(test.prepared)
     record_test_send(test, result)
     return result
@@ -720,6 +728,7 @@ def _remove_gone_zapier_webhook(webhook: Webhook) -> None:
     webhook figures, in the same transaction: the database cascade then takes the deliveries
     and attempts just written with it, and the one commit keeps all or nothing. Results of this
     webhook still in flight find their delivery gone and are skipped when recorded."""
+    events = ", ".join(receivable_events(webhook))
     db.session.execute(
         delete(Webhook).where(Webhook.id == webhook.id).execution_options(synchronize_session=False)
     )
@@ -729,5 +738,5 @@ def _remove_gone_zapier_webhook(webhook: Webhook) -> None:
         "was turned off",
         webhook.id,
         webhook.name,
-        webhook.event,
+        events,
     )

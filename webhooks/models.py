@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     select,
     text,
@@ -84,6 +85,9 @@ SECRET_OVERLAP = timedelta(hours=24)
 DEFAULT_MAX_IN_FLIGHT = 10
 MAX_IN_FLIGHT_RANGE = (1, 1000)
 RATE_LIMIT_RANGE = (1, 10000)
+# What ``Webhook.event`` says, for clients that know one event per webhook, of a webhook that
+# receives every event.
+ALL_EVENTS = "*"
 # Webhook.integration: made by a person (site or API), or subscribed by Zapier (REST hooks).
 MANUAL, ZAPIER = "manual", "zapier"
 PAYLOAD_FORMATS = {"standard": "Standard", "flat": "Flat"}
@@ -138,9 +142,14 @@ def load_user(session_token: str) -> User | None:
 
 
 class Webhook(db.Model):
+    """A receiver URL and the events it receives: those listed in ``webhook_events``, or every
+    event, those added to the catalogue later included (``all_events``). Which events that is,
+    and which webhooks receive an event, is asked of ``webhooks.subscriptions``."""
+
     __tablename__ = "webhooks"
     __table_args__ = (
-        Index("ix_webhooks_event_active", "event", "active"),
+        # Fan-out: the active webhooks that receive every event.
+        Index("ix_webhooks_all_events_active", "all_events", "active"),
         # The list sorted by name, whatever the letter case: ORDER BY lower(name), id.
         Index("ix_webhooks_lower_name_id", func.lower(text("name")), "id"),
     )
@@ -148,7 +157,7 @@ class Webhook(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(191), index=True)
     url: Mapped[str] = mapped_column(String(2048))
-    event: Mapped[str] = mapped_column(String(64))
+    all_events: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     active: Mapped[bool] = mapped_column(default=True)
     secret: Mapped[str] = mapped_column(String(100), default=new_signing_secret)
     integration: Mapped[str] = mapped_column(String(32), default=MANUAL)
@@ -184,6 +193,33 @@ class Webhook(db.Model):
     deliveries: Mapped[list["Delivery"]] = relationship(
         back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
     )
+    # A list of webhooks loads them with ``selectinload`` (one statement for the page).
+    event_rows: Mapped[list["WebhookEvent"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="WebhookEvent.id"
+    )
+
+    @property
+    def events(self) -> list[str]:
+        """The slugs of the events listed for the webhook, in the order they were added
+        (empty for a webhook that receives every event)."""
+        return [row.event for row in self.event_rows]
+
+    @events.setter
+    def events(self, slugs: list[str]) -> None:
+        """List these events; rows of events listed already are kept (and keep their place),
+        so a save that changes nothing writes nothing."""
+        kept = {row.event: row for row in self.event_rows}
+        self.event_rows = [
+            kept.get(slug) or WebhookEvent(event=slug) for slug in dict.fromkeys(slugs)
+        ]
+
+    @property
+    def event(self) -> str:
+        """One event, for clients that know one event per webhook: the first listed, or
+        ``*`` for a webhook that receives every event."""
+        if self.all_events:
+            return ALL_EVENTS
+        return self.event_rows[0].event if self.event_rows else ""
 
     def signing_secrets(self, now: datetime) -> list[str]:
         return signing_secrets(
@@ -198,6 +234,22 @@ class Webhook(db.Model):
     @property
     def breaker_open(self) -> bool:
         return self.down_since is not None
+
+
+class WebhookEvent(db.Model):
+    """An event a webhook receives (one row per event; a webhook that receives every event
+    has none)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event", name="uq_webhook_events_webhook_id_event"),
+        # Fan-out: the webhooks that receive an event.
+        Index("ix_webhook_events_event_webhook_id", "event", "webhook_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
 
 
 class Event(db.Model):

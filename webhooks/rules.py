@@ -15,6 +15,7 @@ from webhooks import custom_headers
 from webhooks.catalogue import get_event
 from webhooks.i18n import _l
 from webhooks.models import (
+    ALL_EVENTS,
     DEFAULT_MAX_IN_FLIGHT,
     MAX_IN_FLIGHT_RANGE,
     PAYLOAD_FORMATS,
@@ -102,6 +103,37 @@ def event(value: str | None) -> str:
     this rule applied to each of them."""
     if not isinstance(value, str) or get_event(value) is None:
         raise RuleError(_l("Choose one of the events in the list."))
+    return value
+
+
+def event_or_all(value: str | None) -> str:
+    """One event slug, or ``*``: every event, those added to the catalogue later included."""
+    return value if value == ALL_EVENTS else event(value)
+
+
+def events(value: Any) -> list[str]:
+    """A webhook's events: distinct slugs of the catalogue (``event`` applied to each), or
+    ``["*"]`` alone for every event."""
+    if not isinstance(value, list) or not all(isinstance(slug, str) for slug in value):
+        raise RuleError(_l('Give a list of event slugs, or ["*"] for all events.'))
+    if not value:
+        raise RuleError(_l('Give at least one event slug, or ["*"] for all events.'))
+    if ALL_EVENTS in value:
+        if len(value) > 1:
+            raise RuleError(_l('"*" (all events) comes alone: it includes every other event.'))
+        return value
+    for slug in value:
+        try:
+            event(slug)
+        except RuleError as error:
+            raise RuleError(
+                _l("%(slug)s is not an event of the catalogue.", slug=slug[:64])
+            ) from error
+    repeated = sorted({slug for slug in value if value.count(slug) > 1})
+    if repeated:
+        raise RuleError(
+            _l("Each event once: %(slugs)s is listed twice.", slugs=", ".join(repeated))
+        )
     return value
 
 

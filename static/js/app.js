@@ -131,6 +131,16 @@
       });
     }
 
+    // "Receive more events" is hidden while the Event select says all events (they are all
+    // received then).
+    document.querySelectorAll("[data-more-events-of]").forEach(function (more) {
+      var select = document.getElementById(more.getAttribute("data-more-events-of"));
+      if (!select) { return; }
+      var follow = function () { more.hidden = select.value === "*"; };
+      select.addEventListener("change", follow);
+      follow();
+    });
+
     // A form that changes something is sent once: its button is disabled and busy (and says
     // data-busy-label, e.g. "Sending…", when it has one) until the next page arrives.
     // One listener for the page, so that forms a live page puts in later work the same.

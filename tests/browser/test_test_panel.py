@@ -154,14 +154,10 @@ def test_the_catalogue_link_starts_a_webhook_for_that_event(open_page, language)
 def test_switching_the_event_loads_its_sample_and_sends_that_event(
     open_page, make_webhook, hook_receiver, monkeypatch, language
 ):
-    """With a webhook that receives two events (``panel_events`` made to offer two, as a
-    webhook receiving a list of events will), the panel switches samples and sends the one
+    """With a webhook that receives two events, the panel switches samples and sends the one
     chosen."""
-    monkeypatch.setattr(
-        "webhooks.test_panel.forms.panel_events", lambda webhook: [webhook.event, "site_published"]
-    )
     words = WORDS[language]
-    webhook_id = make_webhook(url=hook_receiver.url, event="payment_received")
+    webhook_id = make_webhook(url=hook_receiver.url, events=["payment_received", "site_published"])
     page, errors = open_in(open_page, language)
     page.goto(f"/webhooks/{webhook_id}/edit")
     section = panel(page, words)

@@ -14,17 +14,20 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     URLField,
 )
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webhooks import custom_headers, rules
 from webhooks.catalogue import event_choices
 from webhooks.forms import PostedForm
 from webhooks.i18n import _l
 from webhooks.models import (
+    ALL_EVENTS,
     DEFAULT_MAX_IN_FLIGHT,
     MANUAL,
     MAX_IN_FLIGHT_RANGE,
@@ -55,6 +58,17 @@ class Rule:
             field.data = self.rule(value)
         except rules.RuleError as error:
             raise ValidationError(error.message) from error
+
+
+class WholeNumberField(IntegerField):
+    """A whole number; left empty (as a browser posts an empty number input) it is no value,
+    which the field's rule judges, rather than a number that does not parse."""
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and isinstance(valuelist[0], str) and not valuelist[0].strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
 
 
 class HeaderRow(Form):
@@ -95,12 +109,25 @@ class WebhookForm(PostedForm):
         },
         description=_l("The endpoint that receives the event's payload as a signed JSON POST."),
     )
+    # One event is picked with the select, as ever; "more_events" adds others, and the
+    # select's last choice is every event, those added later included.
     event = SelectField(
         _l("Event"),
+        choices=[
+            *(SelectChoice(slug, name) for slug, name in event_choices()),
+            SelectChoice(ALL_EVENTS, _l("All events (including future ones)")),
+        ],
+        validate_choice=False,
+        validators=[Rule(rules.event_or_all)],
+        description=_l("The event that triggers this webhook."),
+    )
+    more_events = SelectMultipleField(
+        _l("More events"),
         choices=[SelectChoice(slug, name) for slug, name in event_choices()],
         validate_choice=False,
-        validators=[Rule(rules.event)],
-        description=_l("The event that triggers this webhook."),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("The webhook also receives the events ticked here."),
     )
     payload_format = SelectField(
         _l("Payload format"),
@@ -117,7 +144,7 @@ class WebhookForm(PostedForm):
     active = BooleanField(
         _l("Active"), default=True, description=_l("Inactive webhooks receive nothing.")
     )
-    max_in_flight = IntegerField(
+    max_in_flight = WholeNumberField(
         _l("Requests at once"),
         default=DEFAULT_MAX_IN_FLIGHT,
         # Left empty, it is the default (rules.max_in_flight).
@@ -129,7 +156,7 @@ class WebhookForm(PostedForm):
             "others wait their turn. A slow receiver then holds only its own deliveries."
         ),
     )
-    rate_limit = IntegerField(
+    rate_limit = WholeNumberField(
         _l("Rate limit (requests a second)"),
         validators=[Rule(rules.rate_limit)],
         invalid_value_message=_l("Enter a whole number from 1 to 10000, or leave it empty."),
@@ -172,17 +199,25 @@ class WebhookForm(PostedForm):
 
     def populate_obj(self, obj: Webhook) -> None:
         for name, field in self._fields.items():
-            if name != "headers":
+            if name not in ("headers", "event", "more_events"):
                 field.populate_obj(obj, name)
+        obj.all_events, obj.events = self.chosen_events()
         obj.custom_headers = custom_headers.dump(self.header_values)
 
+    def chosen_events(self) -> tuple[bool, list[str]]:
+        """(every event, the events listed): the select's event first, then those ticked."""
+        if self.event.data == ALL_EVENTS:
+            return True, []
+        return False, list(dict.fromkeys([self.event.data, *(self.more_events.data or [])]))
+
     def new_webhook(self, integration: str = MANUAL) -> Webhook:
-        """A webhook with the form's values (the caller adds and commits it): the one way the
-        site, the API and Zapier subscriptions make a webhook."""
+        """A webhook with the form's values (the caller adds and commits it)."""
+        every, events = self.chosen_events()
         return Webhook(
             name=self.name.data,
             url=self.url.data,
-            event=self.event.data,
+            all_events=every,
+            events=events,
             payload_format=self.payload_format.data,
             active=self.active.data,
             max_in_flight=self.max_in_flight.data,
@@ -197,6 +232,13 @@ class WebhookForm(PostedForm):
             self.header_values = rules.headers(rows, self.stored_headers)
         except rules.RuleError as error:
             raise ValidationError(error.message) from error
+
+    def validate_more_events(self, field) -> None:
+        for slug in field.data or []:
+            try:
+                rules.event(slug)
+            except rules.RuleError as error:
+                raise ValidationError(_("Tick only events of the list.")) from error
 
 
 class ConfirmForm(PostedForm):

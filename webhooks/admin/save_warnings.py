@@ -1,5 +1,5 @@
 """Warnings shown after a webhook is saved: it is saved all the same, but something about it
-will surprise its owner later — another webhook already sends the same event to the same
+will surprise its owner later — another webhook already sends the same events to the same
 receiver, or the recipient guard would refuse its URL (the allow-list may change, so that is
 not an error)."""
 
@@ -10,12 +10,13 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from webhooks.delivery.guard import RecipientBlocked, RecipientError
 from webhooks.delivery.pipeline import current_deliverer
 from webhooks.extensions import db
 from webhooks.models import Webhook
+from webhooks.subscriptions import receivable_events, receiving, same_events
 from webhooks.urls import receiver_key
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,20 @@ def warnings_for(webhook: Webhook, resolve_timeout: float = RESOLVE_TIMEOUT) -> 
     return warnings
 
 
-def duplicates_of(webhook: Webhook) -> list[Row]:
-    """The other webhooks (id, name, url) that send the same event to the same receiver, oldest
-    first. URLs are compared by ``receiver_key``, which SQL cannot, so the URLs of the event's
-    webhooks are read (by the event's index) and compared here."""
+def duplicates_of(webhook: Webhook) -> list[Webhook]:
+    """The other webhooks that send the same events (``same_events``) to the same receiver,
+    oldest first. URLs are compared by ``receiver_key``, which SQL cannot, so the webhooks
+    that receive the first of the events are read (by the events' index) and compared here."""
     key = receiver_key(webhook.url)
-    others = db.session.execute(
-        select(Webhook.id, Webhook.name, Webhook.url)
-        .where(Webhook.event == webhook.event, Webhook.id != webhook.id)
-        .order_by(Webhook.id)
+    first = receivable_events(webhook)[:1]
+    if not first:
+        return []
+    others = db.session.scalars(
+        select(Webhook).where(receiving(first[0]), Webhook.id != webhook.id).order_by(Webhook.id)
     )
-    return [other for other in others if receiver_key(other.url) == key]
+    return [
+        other for other in others if same_events(webhook, other) and receiver_key(other.url) == key
+    ]
 
 
 def duplicate_warning(webhook: Webhook) -> Markup | None:
@@ -64,6 +68,16 @@ def duplicate_warning(webhook: Webhook) -> Markup | None:
     if len(duplicates) > NAMED_DUPLICATES:
         links += Markup(", …")
     # The text is translated around a stand-in, escaped, and only then given the links.
+    if webhook.all_events or len(webhook.events) > 1:
+        text = ngettext(
+            "%(num)d other webhook already sends these events to the same URL (%(links)s): "
+            "the receiver gets each event once from each webhook.",
+            "%(num)d other webhooks already send these events to the same URL (%(links)s): "
+            "the receiver gets each event once from each webhook.",
+            len(duplicates),
+            links=LINKS_STAND_IN,
+        )
+        return escape(text).replace(LINKS_STAND_IN, links)
     text = ngettext(
         "%(num)d other webhook already sends this event to the same URL (%(links)s): the "
         "receiver gets each event once from each webhook.",

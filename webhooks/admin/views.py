@@ -18,9 +18,10 @@ from webhooks.catalogue import all_events, get_event, sample_envelopes
 from webhooks.deliveries.forms import STATUSES, RecoverForm
 from webhooks.extensions import db
 from webhooks.i18n import _l
-from webhooks.models import SECRET_OVERLAP, Delivery, Webhook, as_utc
+from webhooks.models import ALL_EVENTS, SECRET_OVERLAP, Delivery, Webhook, as_utc
 from webhooks.numbers import plain_digits
 from webhooks.routing import MAX_BIG_ID, page_number
+from webhooks.subscriptions import receiving, webhook_counts
 from webhooks.templating import format_time
 from webhooks.test_panel.forms import TestPanelForm, panel_samples
 from webhooks.test_panel.results import Outcome, outcome
@@ -31,7 +32,6 @@ bp = Blueprint("webhooks", __name__)
 SORTS = {
     "name": func.lower(Webhook.name),
     "url": func.lower(Webhook.url),
-    "event": Webhook.event,
     "sent": Webhook.sent_count,
     "active": Webhook.active,
     "last": Webhook.last_delivery_at,
@@ -115,10 +115,15 @@ def index():
     state = request.args.get("state", "")
     if state not in STATES:
         state = ""
+    event = request.args.get("event", "")
+    if get_event(event) is None:
+        event = ""
     column = SORTS[sort]
-    statement = select(Webhook)
+    statement = select(Webhook).options(selectinload(Webhook.event_rows))
     if state:
         statement = statement.where(*STATE_FILTERS[state])
+    if event:
+        statement = statement.where(receiving(event))
     if query:
         pattern = _like(query)
         statement = statement.where(
@@ -139,24 +144,27 @@ def index():
         query=query,
         state=state,
         states=STATES,
+        event=event,
         sort=sort,
         direction=direction,
         bulk_form=BulkForm(),
         action_form=ConfirmForm(),
         events=all_events(),
         samples=sample_envelopes(),
+        webhook_counts=webhook_counts(),
     )
 
 
-def event_to_prefill() -> str | None:
-    """``?event=<slug>`` (the catalogue's "Add a webhook for this event"), if it is an event."""
+def prefilled_event() -> dict[str, str]:
+    """``?event=`` of /webhooks/new (a link from the event catalogue): the event the form
+    starts with, when it is one the form offers."""
     slug = request.args.get("event", "")
-    return slug if get_event(slug) else None
+    return {"event": slug} if slug == ALL_EVENTS or get_event(slug) is not None else {}
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def create():
-    form = WebhookForm(event=event_to_prefill())
+    form = WebhookForm(**prefilled_event())
     if form.validate_on_submit():
         webhook = form.new_webhook()
         db.session.add(webhook)
@@ -177,7 +185,11 @@ def create():
 @bp.route("/<id:webhook_id>/edit", methods=["GET", "POST"])
 def edit(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
-    form = WebhookForm(obj=webhook, stored_headers=custom_headers.load(webhook.custom_headers))
+    form = WebhookForm(
+        obj=webhook,
+        more_events=[] if webhook.all_events else webhook.events[1:],
+        stored_headers=custom_headers.load(webhook.custom_headers),
+    )
     form.submit.label.text = _("Save Changes")
     if form.validate_on_submit():
         url_before = webhook.url
@@ -236,6 +248,7 @@ def render_edit(
         panel=panel or TestPanelForm.prefilled(webhook),
         panel_samples=panel_samples(webhook),
         test_send=shown_test_send(webhook),
+        test_event=lifecycle.test_event_type(webhook),
     )
 
 

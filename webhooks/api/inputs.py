@@ -65,11 +65,18 @@ def checked(
     shape: type[ModelT], payload: dict[str, Any], context: dict[str, Any] | None = None
 ) -> ModelT:
     """``payload`` read as ``shape`` (one of ``webhooks.api.shapes``), or a 422 naming every
-    member at fault: unknown, of the wrong JSON type, missing, or refused by its rule."""
+    member at fault: unknown, of the wrong JSON type, missing, or refused by its rule — or by
+    a rule between members, which a shape may declare as ``problems_between(payload)``."""
+    between = getattr(shape, "problems_between", None)
+    problems = between(payload) if between is not None else {}
     try:
-        return shape.model_validate(payload, context=context)
+        given = shape.model_validate(payload, context=context)
     except ValidationError as error:
-        raise invalid(_problems(shape, error)) from error
+        # A member's own problem is named before one between members.
+        raise invalid({**problems, **_problems(shape, error)}) from error
+    if problems:
+        raise invalid(problems)
+    return given
 
 
 def _problems(shape: type[BaseModel], error: ValidationError) -> dict[str, list[str]]:

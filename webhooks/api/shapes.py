@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,7 @@ from webhooks.catalogue.schema import data_schema
 from webhooks.delivery.message import iso_utc
 from webhooks.delivery.result import SendResult
 from webhooks.models import (
+    ALL_EVENTS,
     DEFAULT_MAX_IN_FLIGHT,
     MAX_IN_FLIGHT_RANGE,
     PAYLOAD_FORMATS,
@@ -153,6 +154,47 @@ EventSlug = Annotated[
     Ruled(rules.event),
     Field(description="An event slug from the catalogue.", json_schema_extra={"enum": EVENT_SLUGS}),
 ]
+EventOrAll = Annotated[
+    str,
+    Ruled(rules.event_or_all),
+    Field(
+        description="One event slug from the catalogue, or `*` for every event: the same as "
+        "`events` with that one item.",
+        json_schema_extra={"enum": [*EVENT_SLUGS, ALL_EVENTS]},
+    ),
+]
+
+
+def _event_list(value: Any) -> list[str]:
+    """``events`` judged whole by its rule, before its type: the rule's messages say what a
+    list of events must be."""
+    try:
+        return rules.events(value)
+    except rules.RuleError as error:
+        raise refused(str(error)) from error
+
+
+EventList = Annotated[
+    list[str],
+    BeforeValidator(_event_list),
+    Field(
+        description='The events it receives: distinct slugs of the catalogue, or `["*"]` '
+        "alone for every event (those added later included). Send `events` or `event`; both "
+        'only if `event` is the first of `events` (`*` with `["*"]`).',
+        json_schema_extra={
+            "anyOf": [
+                {"items": {"type": "string", "enum": EVENT_SLUGS}, "uniqueItems": True},
+                {"items": {"const": ALL_EVENTS}, "maxItems": 1},
+            ],
+            "minItems": 1,
+            "examples": [["payment_received", "invoice_sent"], [ALL_EVENTS]],
+        },
+    ),
+]
+EVENTS_DISAGREE = (
+    "Disagrees with `events`. Send one of the two, or `event` as the first of `events` (`*` "
+    'with ["*"]).'
+)
 PayloadFormat = Annotated[
     str,
     Ruled(rules.payload_format),
@@ -226,6 +268,30 @@ Headers = Annotated[
 class _WebhookFields(Input):
     """What a new webhook and a change to one share."""
 
+    # A new webhook names its events (`event` or `events`); a change may leave both out.
+    events_required: ClassVar[bool] = False
+
+    @classmethod
+    def problems_between(cls, payload: dict[str, Any]) -> dict[str, list[str]]:
+        """What no member's own rule sees (``webhooks.api.inputs.checked`` asks): no event
+        named for a new webhook, or `event` and `events` both sent and disagreeing."""
+        if "event" not in payload and "events" not in payload:
+            return {"event": [Ruled(rules.event).missing_message()]} if cls.events_required else {}
+        given, listed = payload.get("event"), payload.get("events")
+        if isinstance(given, str) and isinstance(listed, list) and listed and given != listed[0]:
+            return {"event": [EVENTS_DISAGREE]}
+        return {}
+
+    def receives(self) -> tuple[bool, list[str]] | None:
+        """(every event, the events listed) as sent — `events`, else `event` as a list of
+        one — or None when neither was sent."""
+        sent = self.events
+        if sent is None and self.event is not None:
+            sent = [self.event]
+        if sent is None:
+            return None
+        return (True, []) if sent == [ALL_EVENTS] else (False, list(sent))
+
     @field_validator("headers", check_fields=False)
     @classmethod
     def _merged_with_the_stored_ones(cls, given: dict, info: ValidationInfo) -> dict[str, str]:
@@ -238,12 +304,31 @@ class _WebhookFields(Input):
             raise refused(str(error)) from error
 
     def values(self) -> dict[str, Any]:
-        """Every member, checked and cleaned, defaults included."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        """Every member but the events (``receives``), checked and cleaned, defaults
+        included."""
+        return {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name not in EVENT_MEMBERS
+        }
 
     def changes(self) -> dict[str, Any]:
-        """The members the client sent, checked and cleaned."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The members the client sent but the events (``receives``), checked and cleaned."""
+        return {
+            name: getattr(self, name) for name in self.model_fields_set if name not in EVENT_MEMBERS
+        }
+
+
+def _one_of_the_event_members(schema: dict[str, Any]) -> None:
+    """A new webhook's schema: `event` or `events` is required, and neither has a default."""
+    for name in EVENT_MEMBERS:
+        schema["properties"][name].pop("default", None)
+    schema["anyOf"] = [{"required": ["event"]}, {"required": ["events"]}]
+
+
+class _NewWebhook(_WebhookFields):
+    model_config = ConfigDict(json_schema_extra=_one_of_the_event_members)
+    events_required: ClassVar[bool] = True
 
 
 class _WithoutDefaults(_WebhookFields):
@@ -257,16 +342,19 @@ class _WithoutDefaults(_WebhookFields):
 WEBHOOK_INPUT: dict[str, tuple[Any, Any]] = {
     "name": (Name, ...),
     "url": (Url, ...),
-    "event": (EventSlug, ...),
+    # One of the two (``_NewWebhook``); `event` is kept for clients that know one event.
+    "events": (EventList, None),
+    "event": (EventOrAll, None),
     "payload_format": (PayloadFormat, "standard"),
     "active": (Active, True),
     "max_in_flight": (MaxInFlight, DEFAULT_MAX_IN_FLIGHT),
     "rate_limit": (RateLimit, None),
     "headers": (Headers, None),
 }
+EVENT_MEMBERS = ("event", "events")
 WebhookInput = create_model(
     "WebhookInput",
-    __base__=_WebhookFields,
+    __base__=_NewWebhook,
     __doc__="A new webhook, checked by the same rules as the admin site's form.",
     __module__=__name__,
     **WEBHOOK_INPUT,
@@ -314,7 +402,15 @@ class Webhook(Shape):
     url: str = Field(
         description="The receiver: an absolute http(s) URL.", json_schema_extra={"format": "uri"}
     )
-    event: str = Field(description="The slug of the event it receives (see `GET /event-types`).")
+    events: list[str] = Field(
+        description="The slugs of the events it receives (see `GET /event-types`), or "
+        '`["*"]`: every event, those added to the catalogue later included.',
+        examples=[["payment_received", "invoice_sent"], [ALL_EVENTS]],
+    )
+    event: str = Field(
+        description="For clients that know one event per webhook: the first of `events`, or "
+        "`*` when it receives every event."
+    )
     payload_format: PayloadFormatName = Field(
         description="`standard` sends the Standard Webhooks envelope `{type, timestamp, data}`; "
         "`flat` sends the data object alone."
@@ -370,6 +466,7 @@ class Webhook(Shape):
             "id": webhook.id,
             "name": webhook.name,
             "url": webhook.url,
+            "events": [ALL_EVENTS] if webhook.all_events else webhook.events,
             "event": webhook.event,
             "payload_format": webhook.payload_format,
             "active": webhook.active,

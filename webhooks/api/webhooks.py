@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import g, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webhooks import custom_headers, lifecycle
 from webhooks.admin.views import get_webhook_or_404
@@ -36,6 +37,7 @@ from webhooks.catalogue import all_events
 from webhooks.extensions import db
 from webhooks.models import MANUAL, Webhook
 from webhooks.routing import MAX_PAGE
+from webhooks.subscriptions import receiving
 
 PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -53,9 +55,9 @@ def list_webhooks():
     if problems:
         raise invalid(problems)
 
-    statement = select(Webhook)
+    statement = select(Webhook).options(selectinload(Webhook.event_rows))
     if event is not None:
-        statement = statement.where(Webhook.event == event)
+        statement = statement.where(receiving(event))
     if active is not None:
         statement = statement.where(Webhook.active == active)
     page = db.paginate(
@@ -99,7 +101,14 @@ def new_webhook(given: WebhookInput, integration: str = MANUAL) -> Webhook:
     """A webhook with the checked values (the caller adds and commits it)."""
     values = given.values()
     headers = values.pop("headers") or {}
-    return Webhook(**values, custom_headers=custom_headers.dump(headers), integration=integration)
+    every, events = given.receives()
+    return Webhook(
+        **values,
+        all_events=every,
+        events=events,
+        custom_headers=custom_headers.dump(headers),
+        integration=integration,
+    )
 
 
 @bp.route("/webhooks/<id:webhook_id>", methods=["GET", "PATCH", "DELETE"])
@@ -119,14 +128,15 @@ def _update(webhook: Webhook):
     """A partial edit: members left out keep their values. As on the edit screen, making a
     disabled webhook active re-enables it."""
     stored_headers = custom_headers.load(webhook.custom_headers)
-    changes = checked(
-        WebhookChanges, json_object(), context={"stored_headers": stored_headers}
-    ).changes()
+    given = checked(WebhookChanges, json_object(), context={"stored_headers": stored_headers})
+    changes = given.changes()
     url_before = webhook.url
     if "headers" in changes:
         webhook.custom_headers = custom_headers.dump(changes.pop("headers"))
     for name, value in changes.items():
         setattr(webhook, name, value)
+    if (receives := given.receives()) is not None:
+        webhook.all_events, webhook.events = receives
     lifecycle.settings_saved(webhook, url_before)
     db.session.commit()
     return body(WebhookShape.of(webhook))

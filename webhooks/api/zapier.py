@@ -26,6 +26,7 @@ from webhooks.catalogue import all_events, event_name, get_event
 from webhooks.delivery.message import render_body
 from webhooks.extensions import db
 from webhooks.models import ZAPIER, Webhook
+from webhooks.subscriptions import receiving, same_events
 
 # The original product sent Zapier the data object alone, "flat JSON, no envelope", and its
 # sample payloads are flat too; a zap reads the top-level fields of what it receives, so a
@@ -62,19 +63,19 @@ def zapier_subscribe():
     )
     # Zapier retries a subscribe whose answer it did not get: the same zap must not end up
     # with two webhooks (and every event twice), so the existing one is answered again.
-    existing = db.session.scalar(
+    webhook = new_webhook(given, integration=ZAPIER)
+    candidates = db.session.scalars(
         select(Webhook)
         .where(
             Webhook.integration == ZAPIER,
             Webhook.url == given.url,
-            Webhook.event == given.event,
+            receiving(given.event),
         )
         .order_by(Webhook.id)
-        .limit(1)
     )
+    existing = next((other for other in candidates if same_events(webhook, other)), None)
     if existing is not None:
         return body(WebhookShape.of(existing)), 200
-    webhook = new_webhook(given, integration=ZAPIER)
     db.session.add(webhook)
     db.session.commit()
     return body(WebhookShape.of(webhook)), 201

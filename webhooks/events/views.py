@@ -15,6 +15,7 @@ from webhooks.extensions import db
 from webhooks.models import Delivery, Event
 from webhooks.outbox import stored_problems
 from webhooks.schema_checks import schema_modes, set_schema_mode
+from webhooks.subscriptions import webhook_counts
 
 bp = Blueprint("events", __name__)
 
@@ -29,6 +30,7 @@ def index():
         "events/index.html",
         events=all_events(),
         samples=sample_envelopes(),
+        webhook_counts=webhook_counts(),
         modes=schema_modes(),
         mode_labels=MODE_LABELS,
     )

@@ -12,12 +12,13 @@ from webhooks.forms import PostedForm
 from webhooks.i18n import _l
 from webhooks.models import Webhook
 from webhooks.outbox import EventError, check_data
+from webhooks.subscriptions import receivable_events
 from webhooks.templating import format_number
 
 
 def panel_events(webhook: Webhook) -> list[str]:
     """The events the panel lets the admin choose for this webhook: those it receives."""
-    return [webhook.event]
+    return receivable_events(webhook)
 
 
 def sample_text(slug: str) -> str:

@@ -1,7 +1,8 @@
 """Expanding stored events into deliveries: the engine's side of reporting an event.
 
 A request stores the event only (``webhooks.outbox``); a worker then writes one delivery for
-each webhook that is subscribed to the event's type, active when the event is expanded, and
+each webhook that receives the event's type (``webhooks.subscriptions``: it lists the type, or
+receives every event), active when the event is expanded, and
 was created no later than the event was stored — a webhook added afterwards never receives
 older events. Expansion follows storing within milliseconds: the commit rings the workers'
 doorbells, and every worker also looks at each poll, which finds whatever a doorbell missed.
@@ -32,6 +33,7 @@ from webhooks.models import (
     as_utc,
     new_message_id,
 )
+from webhooks.subscriptions import receiving
 from webhooks.worker.claims import write_lock
 
 # One expansion reads at most this many events, and writes their deliveries until it has
@@ -51,7 +53,7 @@ _UNEXPANDED = (
 _ANY_UNEXPANDED = select(_E.c.id).where(_E.c.expanded_at.is_(None)).limit(1)
 _UNEXPANDED_UNLOCKED = _UNEXPANDED.with_for_update(skip_locked=True)
 _SUBSCRIBERS = select(_W.c.id, _W.c.payload_format, _W.c.created_at).where(
-    _W.c.event == bindparam("event_type"), _W.c.active.is_(True)
+    receiving(bindparam("event_type")), _W.c.active.is_(True)
 )
 _EXPANDED = (
     update(_E)
