@@ -84,6 +84,7 @@ def deliveries(app, webhook_id: int) -> list[dict]:
 def webhook_row(app, webhook_id: int) -> Webhook:
     with app.app_context():
         webhook = db.session.get(Webhook, webhook_id)
+        webhook.events  # noqa: B018  (loaded before the row is detached)
         db.session.expunge(webhook)
         return webhook
 
@@ -507,9 +508,14 @@ def test_the_page_offers_the_webhooks_events_with_their_sample_data(app, admin, 
     assert "<script>" not in page  # no inline script
 
 
-def test_panel_events_are_the_event_the_webhook_receives(app, make_webhook):
-    webhook_id = make_webhook(event="site_published")
-    assert panel_events(webhook_row(app, webhook_id)) == ["site_published"]
+def test_panel_events_are_the_events_the_webhook_receives(app, make_webhook):
+    one = make_webhook(event="site_published")
+    two = make_webhook(events=["payment_received", "site_published"])
+    every = make_webhook(events=[], all_events=True)
+
+    assert panel_events(webhook_row(app, one)) == ["site_published"]
+    assert panel_events(webhook_row(app, two)) == ["payment_received", "site_published"]
+    assert panel_events(webhook_row(app, every)) == [event.slug for event in all_events()]
 
 
 # ---------------------------------------------------------------- the catalogue's link
