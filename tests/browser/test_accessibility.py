@@ -13,6 +13,9 @@ from tests.browser.conftest import PHONE, log_in
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.engine_helpers import api_token, bearer, wait_until
 
+# The pages show deliveries the embedded engine sends (no Celery worker runs beside the site).
+pytestmark = pytest.mark.embedded_engine
+
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = ("serious", "critical")
 
