@@ -255,4 +255,11 @@ def test_a_newly_added_page_is_private_without_extra_code(app):
 def test_only_login_static_files_health_check_and_language_switch_are_public():
     # Making a page public is a decision this test records; a new route is private by default.
     # The language switch is offered on the login page; it sets nothing but the session's language.
-    assert PUBLIC_ENDPOINTS == {"auth.login", "static", "health.healthz", "i18n.set_language"}
+    # /metrics is not behind the login: it asks for its own token (METRICS_TOKEN).
+    assert PUBLIC_ENDPOINTS == {
+        "auth.login",
+        "static",
+        "health.healthz",
+        "i18n.set_language",
+        "metrics.metrics",
+    }

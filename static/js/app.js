@@ -92,11 +92,21 @@
       var target = document.getElementById(button.getAttribute("data-copy-target"));
       if (!target) { return; }
       if (!button.hasAttribute("data-copy-label")) { button.setAttribute("data-copy-label", button.textContent); }
+      // The button's name says what it copies (aria-label); while it says "Copied" its name
+      // says so too, so a screen reader hears the outcome.
+      if (!button.hasAttribute("data-copy-name") && button.hasAttribute("aria-label")) {
+        button.setAttribute("data-copy-name", button.getAttribute("aria-label"));
+      }
       var label = button.getAttribute("data-copy-label");
+      var name = button.getAttribute("data-copy-name");
       var say = function (text) {
         button.textContent = text;
+        if (name) { button.setAttribute("aria-label", text); }
         clearTimeout(copyTimers.get(button));
-        copyTimers.set(button, setTimeout(function () { button.textContent = label; }, 1500));
+        copyTimers.set(button, setTimeout(function () {
+          button.textContent = label;
+          if (name) { button.setAttribute("aria-label", name); }
+        }, 1500));
       };
       copyText(target.textContent).then(function () {
         say(labels.copiedLabel || label);
