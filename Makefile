@@ -1,6 +1,7 @@
 # make run  — set up everything on first use, then serve the admin site, with its delivery
 #             worker as a process of its own beside it (Procfile, run by honcho; Ctrl-C stops both)
-# make test — set up everything on first use, then lint and run the whole test suite
+# make test — set up everything on first use, then lint and run the whole test suite on
+#             TEST_WORKERS pytest-xdist workers (`make test TEST_WORKERS=0` runs it in one process)
 # make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
 #             receivers while workers are killed; not part of `make test`
 
@@ -10,6 +11,9 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Test processes: 3 keeps a 2-core machine busy while some tests wait on receivers and workers
+# (measured in docs/testing.md); the timing-sensitive tests share one of them (tests/conftest.py).
+TEST_WORKERS ?= 3
 
 .PHONY: run test soak lint install db clean
 
@@ -41,7 +45,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 soak: install
 	$(BIN)/pytest -m soak tests/soak

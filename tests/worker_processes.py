@@ -11,8 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from tests.conftest import BROKER_URL, QUEUE, SERVER_URL, database_on_server
+from tests.conftest import BROKER_URL, QUEUE, SERVER_URL
 from tests.engine_helpers import wait_until
+from tests.run_namespace import database_on_server, redis_key_prefix
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, Webhook
@@ -54,6 +55,7 @@ class Instance:
             "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
             "WEBHOOKS_DELIVERY_TIMEOUT": "2",
             "WEBHOOKS_WORKER_POLL_INTERVAL": "0.2",
+            "WEBHOOKS_REDIS_KEY_PREFIX": redis_key_prefix(),
             **{f"WEBHOOKS_{name}": str(value) for name, value in (settings or {}).items()},
         }
         for name, value in self.env.items():

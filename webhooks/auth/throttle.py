@@ -12,6 +12,7 @@ import time
 from flask import Flask, Response, current_app, g, request
 from flask_babel import ngettext
 from limits import parse_many
+from limits.storage import RedisStorage
 
 from webhooks.extensions import limiter
 
@@ -80,7 +81,12 @@ per_account = limiter.limit(
 
 
 def init_app(app: Flask) -> None:
-    """Refuse to start with a limit Flask-Limiter would skip (it logs bad limits and goes on)."""
+    """Refuse to start with a limit Flask-Limiter would skip (it logs bad limits and goes on);
+    in a Redis store the counters' keys start with REDIS_KEY_PREFIX."""
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        "key_prefix": app.config["REDIS_KEY_PREFIX"] + RedisStorage.PREFIX,
+        **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}),
+    }
     for name in SETTINGS:
         try:
             valid = bool(parse_many(str(app.config[name])))
