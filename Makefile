@@ -2,6 +2,7 @@
 #             worker as a process of its own beside it (Procfile, run by honcho; Ctrl-C stops both)
 # make test — set up everything on first use, then lint and run the whole test suite on
 #             TEST_WORKERS pytest-xdist workers (`make test TEST_WORKERS=0` runs it in one process)
+# make suite — the test suite alone, without the lint (CI's second run, on PostgreSQL)
 # make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
 #             receivers while workers are killed; not part of `make test`
 
@@ -11,11 +12,12 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-# Test processes: 3 keeps a 2-core machine busy while some tests wait on receivers and workers
-# (measured in docs/testing.md); the timing-sensitive tests share one of them (tests/conftest.py).
+# Test processes (pytest-xdist workers): 3 keeps a 2-core machine busy while tests wait on
+# receivers, workers and Chromium (measured in docs/testing.md); the timing-sensitive tests
+# share one of them, the browser tests another (tests/conftest.py).
 TEST_WORKERS ?= 3
 
-.PHONY: run test soak lint install db clean
+.PHONY: run test suite soak lint install db clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +46,9 @@ run: db
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+test: lint suite
+
+suite: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 soak: install

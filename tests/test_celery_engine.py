@@ -405,6 +405,9 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     victim, _log = workers[0]
     victim.kill()  # mid-run: what it had claimed stays leased to it; its messages are gone
     victim.wait(10)
+    # What it may have sent without recording is among what was leased when it died (its
+    # leases may run out and be claimed again before the end, on a slow machine).
+    leased_at_the_kill = {row["msg_id"] for row in deployment.deliveries() if row["lease_token"]}
 
     def unfinished() -> list[dict]:
         return [row for row in deployment.deliveries() if row["status"] != "succeeded"]
@@ -418,7 +421,6 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
             120,
             0.25,
         )
-        held_by_the_dead = len(unfinished())
         deployment.end_leases()
         wait_until(lambda: not unfinished(), 60, 0.25)
     except AssertionError:
@@ -428,7 +430,9 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     assert len(rows) == 2000
     received = script.ids()
     assert set(received) == {row["msg_id"] for row in rows}
-    assert len(received) - len(set(received)) <= held_by_the_dead  # repeats keep their id
+    repeated = {msg_id for msg_id, times in Counter(received).items() if times > 1}
+    assert repeated <= leased_at_the_kill  # repeats keep their id
+    assert max(Counter(received).values()) <= 2
     for process, log in workers[1:]:
         assert terminate(process, 30) == 0, log.read_text()
         assert "Traceback" not in log.read_text()
