@@ -14,7 +14,7 @@ def test_a_ring_wakes_every_listening_worker(tmp_path):
 
     Doorbell(str(tmp_path)).ring()  # another process, say the web server
 
-    assert all(flag.wait(2) for flag in woken)
+    assert all(flag.wait(10) for flag in woken)  # at once; the bound only ends a failure
     for stop in stops:
         stop()
     assert list((tmp_path / "doorbells").glob("*.sock")) == []
