@@ -4,6 +4,7 @@ tests and the receiver chaos soak."""
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -48,9 +49,13 @@ class Instance:
         self, tmp_path: Path, monkeypatch, database_url: str, settings: dict | None = None
     ) -> None:
         self.path = tmp_path
+        # The instance folder holds the workers' doorbells, whose socket paths must stay under
+        # 100 bytes: a short folder of its own (removed with this object), since an xdist
+        # worker's tmp_path (/tmp/pytest-of-root/pytest-N/popen-gwN/test_…0) leaves too little.
+        self._instance_folder = tempfile.TemporaryDirectory(prefix="instance-")
         self.env = {
             **os.environ,
-            "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
+            "WEBHOOKS_INSTANCE_PATH": self._instance_folder.name,
             "DATABASE_URL": database_url,
             "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
             "WEBHOOKS_DELIVERY_TIMEOUT": "2",
