@@ -1,8 +1,10 @@
-# make run  — set up what running needs on first use, then serve the admin site, with its
-#             delivery worker as a process of its own beside it (Procfile, run by honcho;
-#             Ctrl-C stops both)
-# make test — set up everything on first use, the test toolchain too, then lint and run the
-#             whole test suite
+# make run   — set up what running needs on first use, then serve the admin site, with its
+#              delivery worker as a process of its own beside it (Procfile, run by honcho;
+#              Ctrl-C stops both)
+# make test  — set up everything on first use, the test toolchain too, then lint and run the
+#              whole test suite on TEST_WORKERS pytest-xdist workers (`make test TEST_WORKERS=0`
+#              runs it in one process)
+# make suite — the test suite alone, without the lint (CI's second run, on PostgreSQL)
 # make soak — the receiver chaos soak (a few minutes): 25,000 deliveries through failing
 #             receivers while workers are killed; not part of `make test`
 
@@ -14,8 +16,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 # Every process of `make run` writes its metrics here, so /metrics adds them up (emptied at start).
 METRICS_DIR ?= $(CURDIR)/instance/metrics
+# Test processes (pytest-xdist workers): 3 keeps a 2-core machine busy while tests wait on
+# receivers, workers and Chromium (measured in docs/testing.md); the timing-sensitive tests
+# share one of them, the browser tests another (tests/conftest.py).
+TEST_WORKERS ?= 3
 
-.PHONY: run test soak lint install install-test db clean
+.PHONY: run test suite soak lint install install-test db clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,8 +69,10 @@ run: install
 lint: install-test
 	$(BIN)/ruff check .
 
-test: lint
-	$(BIN)/pytest
+test: lint suite
+
+suite: install-test
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 soak: install-test
 	$(BIN)/pytest -m soak tests/soak

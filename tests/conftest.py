@@ -1,23 +1,27 @@
 """Fixtures: an app on its own database, a browser-like client, a real receiver on 127.0.0.1.
 
 The database is a SQLite file per test, or — with WEBHOOKS_TEST_DATABASE_URL set to a server,
-e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test`` — a database of this test run's own
-on that server, created at the start, emptied after each test and dropped at the end.
+e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test`` — a database of this test run's
+(and xdist worker's) own on that server, created at the start, emptied after each test and
+dropped at the end. Redis keys are this run and worker's own too: see tests/run_namespace.py.
+
+`make test` runs the suite on several xdist workers (``--dist loadgroup``); the tests that
+measure time or load the machine run one after another on one worker, and so do the browser
+tests on another (``GROUPS``).
 """
 
 import os
 import re
-import secrets
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from tests.run_namespace import database_on_server, redis_key_prefix, run_id
 from webhooks import create_app
 from webhooks.extensions import db
 from webhooks.models import User, Webhook
@@ -41,20 +45,75 @@ sqlite_only = pytest.mark.skipif(
 )
 
 
-@contextmanager
-def database_on_server(prefix: str) -> Iterator[str]:
-    """A new, empty database on the WEBHOOKS_TEST_DATABASE_URL server, dropped afterwards."""
-    url = make_url(SERVER_URL)
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+TESTS = Path(__file__).resolve().parent
+# `make test` runs on several xdist workers (--dist loadgroup), and sends each group below to
+# one worker, one test after another. "timing": the tests that measure time (a retry's gap, a
+# deadline, a rate) or load the machine (thousands of deliveries, killed workers, the soak), so
+# that they never slow each other past their bounds. "browser": the Chromium tests, which share
+# one browser and never compete with each other for the page's few-second expectations.
+# A group takes the files named (under tests/; a folder takes all of its files) and the tests
+# with the markers named.
+GROUPS = {
+    "timing": {
+        "paths": (
+            "soak",
+            "test_celery_engine.py",
+            "test_deadline.py",
+            "test_fanout.py",
+            "test_isolation.py",
+            "test_lock_order.py",
+            "test_memory_limits.py",
+            "test_nginx_front.py",
+            "test_save_warnings.py",
+            "test_send_test_event.py",
+            "test_test_panel.py",
+            "test_site_and_worker.py",
+            "test_worker.py",
+            "test_worker_outage.py",
+            "test_worker_process.py",
+        ),
+        "markers": ("soak",),
+    },
+    "browser": {"paths": ("browser",), "markers": ("browser",)},
+}
+
+
+def pytest_configure(config) -> None:
+    run_id()  # drawn here, before xdist starts its workers, which inherit it
+
+
+def group_of(item) -> str | None:
+    """The xdist group of a test, if it has one (GROUPS)."""
+    path = Path(item.path)
+    for name, group in GROUPS.items():
+        if any(path == TESTS / part or TESTS / part in path.parents for part in group["paths"]):
+            return name
+        if any(item.get_closest_marker(marker) for marker in group["markers"]):
+            return name
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items) -> None:
+    """Mark each test of a group with its xdist group (``--dist loadgroup``)."""
+    for item in items:
+        name = group_of(item)
+        if name:
+            item.add_marker(pytest.mark.xdist_group(name))
+
+
+def pytest_collection_finish(session) -> None:
+    """Stop at once if xdist would spread a group: pytest-xdist 3.8 marks a test's group in its
+    node id, which pytest 9.2 no longer lets it change (hence pytest<9.2)."""
+    if not session.config.getoption("loadgroup", False):
+        return
+    spread = [item.nodeid for item in session.items if group_of(item)]
+    spread = [nodeid for nodeid in spread if "@" not in nodeid.rsplit("]", 1)[-1]]
+    if spread:
+        raise pytest.UsageError(
+            f"--dist loadgroup would run {len(spread)} grouped tests on any worker, e.g. "
+            f"{spread[0]}: this pytest-xdist does not group tests with this pytest"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +140,7 @@ def config(request, tmp_path, server_database):
         "ALLOWED_NETWORKS": "127.0.0.0/8",
         "DELIVERY_TIMEOUT": 2,
         "QUEUE": queue,
+        "REDIS_KEY_PREFIX": redis_key_prefix(),
         **({"CELERY_BROKER_URL": BROKER_URL} if queue == "celery" else {}),
     }
 

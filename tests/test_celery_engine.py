@@ -2,16 +2,20 @@
 a real Redis broker, a real receiver, and a database of their own (a SQLite file, or one on the
 WEBHOOKS_TEST_DATABASE_URL server).
 
-The process tests need a Redis database they may empty: WEBHOOKS_TEST_CELERY_BROKER_URL, e.g.
-``redis://127.0.0.1:6379/15``. Every wait is bounded; every process is killed in the end.
+The process tests need a Redis: WEBHOOKS_TEST_CELERY_BROKER_URL, e.g.
+``redis://127.0.0.1:6379/15``; their keys start with the run and worker's namespace
+(tests/run_namespace.py), and emptying the broker deletes only those. The broker restart test
+starts a Redis server of its own. Every wait is bounded; every process is killed in the end.
 """
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from sqlalchemy import select
 
 from tests.conftest import unused_port
 from tests.engine_helpers import Script, expand, verify, wait_until
+from tests.run_namespace import flush_redis_namespace
 from tests.test_deliveries_ui import add_delivery, add_webhook, recover, redeliver
 from tests.test_worker_process import kill_mid_send, terminate
 from tests.worker_processes import Instance, own_database
@@ -33,8 +38,7 @@ CELERY = str(PROJECT / ".venv" / "bin" / "celery")
 BROKER_URL = os.environ.get("WEBHOOKS_TEST_CELERY_BROKER_URL")
 needs_broker = pytest.mark.skipif(
     not BROKER_URL,
-    reason="needs a Redis database it may empty: set WEBHOOKS_TEST_CELERY_BROKER_URL, "
-    "e.g. redis://127.0.0.1:6379/15",
+    reason="needs a Redis: set WEBHOOKS_TEST_CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/15",
 )
 
 
@@ -142,10 +146,12 @@ def test_an_unknown_queue_stops_the_app(config):
 
 
 class CeleryInstance(Instance):
-    def __init__(self, tmp_path: Path, monkeypatch, database_url: str) -> None:
+    def __init__(
+        self, tmp_path: Path, monkeypatch, database_url: str, broker_url: str = BROKER_URL
+    ) -> None:
         for name, value in {
             "WEBHOOKS_QUEUE": "celery",
-            "WEBHOOKS_CELERY_BROKER_URL": BROKER_URL,
+            "WEBHOOKS_CELERY_BROKER_URL": broker_url,
             "WEBHOOKS_RETRY_SCHEDULE": "1,1",
             "WEBHOOKS_RETRY_JITTER": "0",
             "WEBHOOKS_WORKER_POLL_INTERVAL": "1",
@@ -199,26 +205,29 @@ class CeleryInstance(Instance):
         )
 
 
-def flush_broker() -> None:
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL)
-    client.flushdb()
-    client.close()
+def flush_broker(broker_url: str = BROKER_URL) -> None:
+    """Empty the broker of this run and worker's messages (the namespace's keys only)."""
+    flush_redis_namespace(broker_url)
 
 
-@pytest.fixture
-def deployment(tmp_path, monkeypatch):
-    flush_broker()
+@contextmanager
+def celery_deployment(tmp_path, monkeypatch, broker_url: str = BROKER_URL):
+    flush_broker(broker_url)
     with own_database(tmp_path) as database_url:
-        instance = CeleryInstance(tmp_path, monkeypatch, database_url)
+        instance = CeleryInstance(tmp_path, monkeypatch, database_url, broker_url)
         try:
             yield instance
         finally:
             instance.kill_all()
-            flush_broker()
+            flush_broker(broker_url)
             with instance.app.app_context():
                 db.engine.dispose()
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    with celery_deployment(tmp_path, monkeypatch) as instance:
+        yield instance
 
 
 def assert_clean_logs(deployment) -> None:
@@ -398,6 +407,9 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     victim, _log = workers[0]
     victim.kill()  # mid-run: what it had claimed stays leased to it; its messages are gone
     victim.wait(10)
+    # What it may have sent without recording is among what was leased when it died (its
+    # leases may run out and be claimed again before the end, on a slow machine).
+    leased_at_the_kill = {row["msg_id"] for row in deployment.deliveries() if row["lease_token"]}
 
     def unfinished() -> list[dict]:
         return [row for row in deployment.deliveries() if row["status"] != "succeeded"]
@@ -411,7 +423,6 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
             120,
             0.25,
         )
-        held_by_the_dead = len(unfinished())
         deployment.end_leases()
         wait_until(lambda: not unfinished(), 60, 0.25)
     except AssertionError:
@@ -421,37 +432,67 @@ def test_four_celery_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(
     assert len(rows) == 2000
     received = script.ids()
     assert set(received) == {row["msg_id"] for row in rows}
-    assert len(received) - len(set(received)) <= held_by_the_dead  # repeats keep their id
+    repeated = {msg_id for msg_id, times in Counter(received).items() if times > 1}
+    assert repeated <= leased_at_the_kill  # repeats keep their id
+    assert max(Counter(received).values()) <= 2
     for process, log in workers[1:]:
         assert terminate(process, 30) == 0, log.read_text()
         assert "Traceback" not in log.read_text()
 
 
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-    "--logfile", "/var/log/redis/ci.log",
-]  # fmt: skip
+class RedisServer:
+    """A Redis server of the test's own on a free port of 127.0.0.1, keeping nothing on disk,
+    that the test may shut down and start again on the same port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = unused_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.answers, 10, 0.05)
+
+    def stop(self) -> None:
+        """Shut it down as `redis-cli shutdown nosave` would (SIGTERM; nothing is saved)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
 
 
-def redis_answers() -> bool:
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @needs_broker
-@pytest.mark.skipif(
-    not BROKER_URL or "127.0.0.1:6379" not in BROKER_URL,
-    reason="restarts the Redis server on 127.0.0.1:6379",
-)
-def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="starts a Redis server (redis-server)")
+def test_a_broker_restart_during_a_run_loses_nothing(tmp_path, monkeypatch, own_redis, receiver):
+    with celery_deployment(tmp_path, monkeypatch, own_redis.url) as deployment:
+        broker_restart_loses_nothing(deployment, own_redis, receiver)
+
+
+def broker_restart_loses_nothing(deployment, redis_server: RedisServer, receiver) -> None:
     script = Script(200)
     receiver.expect_request("/hook", method="POST").respond_with_handler(script)
     for number in range(3):
@@ -460,14 +501,10 @@ def test_a_broker_restart_during_a_run_loses_nothing(deployment, receiver):
 
     for number in range(20):
         deployment.report({"payment_id": number})
-    subprocess.run(["redis-cli", "-u", BROKER_URL, "shutdown", "nosave"], capture_output=True)
-    try:
-        wait_until(lambda: not redis_answers(), 10, 0.05)
-        for number in range(20, 30):  # reported while there is no broker at all
-            deployment.report({"payment_id": number})
-    finally:
-        subprocess.run(REDIS_START, capture_output=True, check=True)
-        wait_until(redis_answers, 10, 0.05)
+    redis_server.stop()
+    for number in range(20, 30):  # reported while there is no broker at all
+        deployment.report({"payment_id": number})
+    redis_server.start()
     if worker.poll() is not None:
         # Celery 5.7 / kombu can exit on a lost Redis connection while late-acknowledged tasks
         # are in flight ("Unrecoverable error", closing the channel); a supervisor

@@ -3,9 +3,21 @@ reaches every listener, a bell nobody answers any more is removed, and where no 
 made the worker still runs (it polls)."""
 
 import socket
+import tempfile
 import threading
+from pathlib import Path
+
+import pytest
 
 from webhooks.worker.doorbell import Doorbell
+
+
+@pytest.fixture
+def tmp_path():
+    """A folder with a short path: a bell's socket path must stay under 100 bytes, and an xdist
+    worker's tmp_path (/tmp/pytest-of-root/pytest-N/popen-gwN/test_…0) leaves too little."""
+    with tempfile.TemporaryDirectory(prefix="bells-") as folder:
+        yield Path(folder)
 
 
 def test_a_ring_wakes_every_listening_worker(tmp_path):

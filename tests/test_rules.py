@@ -69,13 +69,18 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "value", "cleaned"), GOOD, ids=repr)
+def case_id(value) -> str:
+    """The same test id in every xdist worker: a rule by its name, a value by its repr."""
+    return value.__name__ if callable(value) else repr(value)
+
+
+@pytest.mark.parametrize(("rule", "value", "cleaned"), GOOD, ids=case_id)
 def test_a_rule_gives_back_a_good_value_cleaned(app, rule, value, cleaned):
     with app.test_request_context("/"):
         assert rule(value) == cleaned
 
 
-@pytest.mark.parametrize(("rule", "value", "message"), BAD, ids=repr)
+@pytest.mark.parametrize(("rule", "value", "message"), BAD, ids=case_id)
 def test_a_rule_refuses_a_bad_value_with_its_message(app, rule, value, message):
     with app.test_request_context("/"), pytest.raises(rules.RuleError) as refused:
         rule(value)

@@ -754,8 +754,14 @@ def test_purge_keeps_an_old_event_not_yet_expanded_and_the_engine_delivers_it(
 
 @pytest.fixture
 def slow_poll(config):
-    config["WORKER_POLL_INTERVAL"] = 30
+    config["WORKER_POLL_INTERVAL"] = SLOW_POLL
     return config
+
+
+SLOW_POLL = 30
+# What arrives this soon after its report was woken for, not found by the next look 30 s on
+# (far more than a wake takes, even on a loaded machine).
+WOKEN_WITHIN = SLOW_POLL / 4
 
 
 def test_pool_run_once_sends_one_due_delivery(app, receiver, make_webhook):
@@ -785,13 +791,13 @@ def test_reported_event_arrives_at_once_without_waiting_for_the_poll(
         time.sleep(0.3)  # the pool has looked, found nothing and sleeps for 30 s
         reported = time.monotonic()
         report(app)
-        wait_until(script.count, seconds=1)
+        wait_until(script.count, seconds=WOKEN_WITHIN)
         arrived = script.seen[0]["at"]
         wait_until(lambda: delivery_status(app, webhook_id) == "succeeded", seconds=3)
     finally:
         stopped_at = time.monotonic()
         assert pool.stop(timeout=10) is True
-    assert arrived - reported < 1.0
+    assert arrived - reported < WOKEN_WITHIN
     assert time.monotonic() - stopped_at < 5
     assert webhook_values(app, webhook_id)["sent_count"] == 1
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 
 import pytest
 from werkzeug import Response
@@ -169,6 +170,9 @@ def test_four_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(instanc
     victim, _log = workers[0]
     victim.kill()  # mid-run: what it had claimed stays leased to it
     victim.wait(10)
+    # What it may have sent without recording is among what was leased when it died (its
+    # leases may run out and be claimed again before the end, on a slow machine).
+    leased_at_the_kill = {row["msg_id"] for row in instance.deliveries() if row["lease_token"]}
 
     def unfinished() -> list[dict]:
         return [row for row in instance.deliveries() if row["status"] != "succeeded"]
@@ -181,7 +185,6 @@ def test_four_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(instanc
         60,
         interval=0.2,
     )
-    held_by_the_dead = len(unfinished())
     instance.end_leases()
     wait_until(lambda: not unfinished(), 30, interval=0.2)
 
@@ -191,7 +194,9 @@ def test_four_workers_lose_nothing_of_2000_deliveries_when_one_is_killed(instanc
     # Every delivery arrived; only what the dead worker held (sent, perhaps, but not yet
     # recorded) was sent again, under the same webhook-id.
     assert set(received) == {row["msg_id"] for row in rows}
-    assert len(received) - len(set(received)) <= held_by_the_dead
+    repeated = {msg_id for msg_id, times in Counter(received).items() if times > 1}
+    assert repeated <= leased_at_the_kill
+    assert max(Counter(received).values()) <= 2
     for process, log in workers[1:]:
         assert terminate(process) == 0, log.read_text()
         assert "Traceback" not in log.read_text()

@@ -4,6 +4,7 @@ tests and the receiver chaos soak."""
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from tests.conftest import BROKER_URL, QUEUE, SERVER_URL, database_on_server
+from tests.conftest import BROKER_URL, QUEUE, SERVER_URL
 from tests.engine_helpers import wait_until
+from tests.run_namespace import database_on_server, redis_key_prefix
 from webhooks import create_app, dispatch
 from webhooks.extensions import db
 from webhooks.models import Delivery, Event, Webhook
@@ -47,13 +49,18 @@ class Instance:
         self, tmp_path: Path, monkeypatch, database_url: str, settings: dict | None = None
     ) -> None:
         self.path = tmp_path
+        # The instance folder holds the workers' doorbells, whose socket paths must stay under
+        # 100 bytes: a short folder of its own (removed with this object), since an xdist
+        # worker's tmp_path (/tmp/pytest-of-root/pytest-N/popen-gwN/test_…0) leaves too little.
+        self._instance_folder = tempfile.TemporaryDirectory(prefix="instance-")
         self.env = {
             **os.environ,
-            "WEBHOOKS_INSTANCE_PATH": str(tmp_path),
+            "WEBHOOKS_INSTANCE_PATH": self._instance_folder.name,
             "DATABASE_URL": database_url,
             "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.0/8",
             "WEBHOOKS_DELIVERY_TIMEOUT": "2",
             "WEBHOOKS_WORKER_POLL_INTERVAL": "0.2",
+            "WEBHOOKS_REDIS_KEY_PREFIX": redis_key_prefix(),
             **{f"WEBHOOKS_{name}": str(value) for name, value in (settings or {}).items()},
         }
         for name, value in self.env.items():

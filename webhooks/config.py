@@ -39,6 +39,9 @@ DEFAULTS = {
     # CELERY_BROKER_URL; Celery beat runs the daily purge).
     "QUEUE": "embedded",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    # Put before every Redis key this install writes (the Celery broker's queues and the login
+    # limits' counters), e.g. "shop:", so several installs can share one Redis database.
+    "REDIS_KEY_PREFIX": "",
     "WEBHOOKS_PER_PAGE": 20,
     "DELIVERIES_PER_PAGE": 50,
     "RECENT_DELIVERIES": 10,

@@ -23,7 +23,7 @@ from typing import NoReturn
 from flask import Flask, Response, abort, current_app, g
 from flask_babel import ngettext
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import STRATEGIES, RateLimiter
 
 from webhooks.admins import normalise_email
@@ -129,7 +129,12 @@ per_address = limiter.limit(
 
 
 def init_app(app: Flask) -> None:
-    """Refuse to start with a limit Flask-Limiter would skip (it logs bad limits and goes on)."""
+    """Refuse to start with a limit Flask-Limiter would skip (it logs bad limits and goes on);
+    in a Redis store the counters' keys start with REDIS_KEY_PREFIX."""
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        "key_prefix": app.config["REDIS_KEY_PREFIX"] + RedisStorage.PREFIX,
+        **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}),
+    }
     for name in SETTINGS:
         try:
             valid = bool(parse_many(str(app.config[name])))

@@ -104,6 +104,8 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
         broker_connection_retry_on_startup=True,
+        # Every key of the broker starts with REDIS_KEY_PREFIX (kombu's Redis transport).
+        broker_transport_options={"global_keyprefix": app.config["REDIS_KEY_PREFIX"]},
         task_ignore_result=True,
         timezone="UTC",
     )
