@@ -248,11 +248,15 @@ def test_a_rejected_event_in_a_batch_fails_alone(app, token):
     assert len(events(app)) == 3
 
 
-def test_the_setting_is_the_mode_of_event_types_without_their_own(config):
+@pytest.fixture
+def rejecting_by_default(config):
+    """The app under test made with SCHEMA_ENFORCEMENT=reject (asked for before ``app``)."""
     config["SCHEMA_ENFORCEMENT"] = "reject"
-    app = create_app(config)
+
+
+def test_the_setting_is_the_mode_of_event_types_without_their_own(rejecting_by_default, app):
+    # The ``app`` fixture empties the database afterwards, as for every test that writes.
     with app.app_context():
-        db.create_all()
         with pytest.raises(SchemaRejected):
             dispatch("payment_received", BAD)
         set_schema_mode("payment_received", "warn")
