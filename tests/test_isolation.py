@@ -144,7 +144,10 @@ def test_a_rate_limit_spaces_the_requests_and_fails_none(app, make_webhook, asyn
 
     arrivals = async_receiver.arrivals("/rated")
     assert len(arrivals) == 12
-    assert arrivals[-1] - arrivals[0] >= 11 / 5 - 0.15  # one every 200 ms
+    # One every 200 ms: 2.2 s from the first send to the last, less up to one interval by
+    # which the first may reach the receiver late (timed on arrival); unlimited, all 12
+    # would arrive within a few milliseconds.
+    assert arrivals[-1] - arrivals[0] >= 11 / 5 - 1 / 5
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1) for start in arrivals)
     assert busiest <= 5 + 1  # a late one can meet the next on time within a window
     assert {row["attempt_count"] for row in deliveries_of(app, webhook_id)} == {1}
