@@ -95,9 +95,9 @@ class Deliverer:
                     f"within {self.timeout:g} s",
                 )
             except RecipientBlocked as error:
-                return SendResult.failed(Failure.BLOCKED, str(error))
+                return SendResult.failed(Failure.BLOCKED, error.message or str(error))
             except RecipientError as error:
-                return SendResult.failed(Failure.CONNECTION, str(error))
+                return SendResult.failed(Failure.CONNECTION, error.message or str(error))
             return await sender.send(
                 prepared.url, prepared.headers, prepared.body, deadline, self.timeout
             )
