@@ -342,6 +342,7 @@ def test_every_code_has_a_turkish_page_text_and_an_english_text(app):
         "timeout": 2.5,
         "address": "10.0.0.7",
         "kind": "a private address",
+        "detail": "Connection reset by peer",
         "days": 5.0,
         "last": Message("connection.refused", {"host": "127.0.0.1:8095"}).stored(),
         "result": Message("answered", {"status": "HTTP 200 OK", "duration_ms": 5}).stored(),

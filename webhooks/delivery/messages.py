@@ -38,6 +38,18 @@ CATALOGUE: dict[str, Template] = {
         "timeout: no connection to {host} within {timeout:g} s",
         N_("timeout: no connection to %(host)s within %(timeout)s s"),
     ),
+    "timeout.unresolved": Template(
+        "timeout: the host name {host} was not resolved within {timeout:g} s",
+        N_("timeout: the host name %(host)s was not resolved within %(timeout)s s"),
+    ),
+    # The detail of these two is the network library's English words.
+    "connection.tls": Template(
+        "TLS error while connecting to {host}: {detail}",
+        N_("TLS error while connecting to %(host)s: %(detail)s"),
+    ),
+    "connection.failed": Template(
+        "connection to {host} failed: {detail}", N_("connection to %(host)s failed: %(detail)s")
+    ),
     "connection.refused": Template(
         "connection refused by {host}", N_("connection refused by %(host)s")
     ),

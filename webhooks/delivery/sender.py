@@ -131,13 +131,15 @@ def _connection_failure(error: BaseException, host: str) -> SendResult:
         if isinstance(cause, ssl.SSLError | aiohttp.ClientSSLError):
             detail = cause.__cause__ or cause
             return SendResult.failed(
-                Failure.CONNECTION, f"TLS error while connecting to {host}: {detail}"
+                Failure.CONNECTION, Message("connection.tls", {"host": host, "detail": str(detail)})
             )
         if isinstance(cause, aiohttp.ServerDisconnectedError):
             return SendResult.failed(
                 Failure.CONNECTION, Message("connection.closed", {"host": host})
             )
-    return SendResult.failed(Failure.CONNECTION, f"connection to {host} failed: {error}")
+    return SendResult.failed(
+        Failure.CONNECTION, Message("connection.failed", {"host": host, "detail": str(error)})
+    )
 
 
 def _causes(error: BaseException):
