@@ -355,6 +355,9 @@ def test_every_code_has_a_turkish_page_text_and_an_english_text(app):
         shown = turkish(app, stored, "stored")
         assert shown != "stored"
         assert_no_english(code, shown, params)
+        # An English page says it word for word as the API does (no "1,234 ms").
+        with app.test_request_context(headers={"Accept-Language": "en"}):
+            assert result_text(stored, "stored") == english(stored)
     # Numbers in the Turkish locale's form.
     assert "1.234 ms içinde" in turkish(app, {"code": "answered", "params": params}, None)
     assert "2,5 sn" in turkish(app, {"code": "timeout.no_answer", "params": params}, None)

@@ -10,7 +10,7 @@ the English text that was stored beside it.
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, get_locale, gettext
 
 from webhooks.i18n import N_
 
@@ -168,7 +168,11 @@ def _shown(value: Any) -> Any:
 
 
 def translated(stored: dict[str, Any]) -> str:
-    """A known stored message in the page's language, numbers formatted for its locale."""
+    """A known stored message in the page's language, numbers formatted for its locale; on an
+    English page, word for word the English text (as the API and the stored text say it)."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return english(stored)
     params = {name: _shown(value) for name, value in (stored.get("params") or {}).items()}
     return gettext(CATALOGUE[stored["code"]].page, **params)
 
