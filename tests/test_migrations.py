@@ -283,3 +283,63 @@ def test_webhooks_of_one_event_keep_it_as_their_one_listed_event(fresh_app):
 
 def test_webhooks_of_one_event_keep_it_as_their_one_listed_event_on_postgresql(postgresql_app):
     one_event_webhooks_become_rows_of_webhook_events(postgresql_app)
+
+
+def results_stored_before_codes_keep_their_text_and_no_code(app):
+    # Before 5b8d3f1a9c27 a result was English text alone.
+    flask_db(app, "upgrade", "a4e7c2d9b1f3")
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(OLD_WEBHOOKS_OF_EVENTS, {"id": 1, "name": "Payments"})
+        connection.execute(
+            text(
+                "UPDATE webhooks SET active = false, disabled_reason = :reason, "
+                "last_delivery_summary = 'HTTP 500 Internal Server Error in 31 ms' WHERE id = 1"
+            ),
+            {"reason": "Every attempt failed for 5 days; the last: HTTP 500 in 31 ms"},
+        )
+
+    flask_db(app, "upgrade")
+
+    with app.app_context(), db.engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT disabled_reason, disabled_message, last_delivery_summary, "
+                "last_delivery_message FROM webhooks"
+            )
+        ).one()
+        columns = {
+            table: {column["name"] for column in inspect(connection).get_columns(table)}
+            for table in ("deliveries", "attempts")
+        }
+    assert tuple(row) == (
+        "Every attempt failed for 5 days; the last: HTTP 500 in 31 ms",
+        None,
+        "HTTP 500 Internal Server Error in 31 ms",
+        None,
+    )
+    assert "last_message" in columns["deliveries"]
+    assert "message" in columns["attempts"]
+    assert schema_differences(app) == []
+
+    flask_db(app, "downgrade", "a4e7c2d9b1f3")
+    with app.app_context(), db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT disabled_reason FROM webhooks")).scalar()
+        columns = {column["name"] for column in inspect(connection).get_columns("webhooks")}
+    assert kept.startswith("Every attempt failed for 5 days")
+    assert "disabled_message" not in columns
+
+
+OLD_WEBHOOKS_OF_EVENTS = text(
+    "INSERT INTO webhooks (id, name, url, active, all_events, secret, integration, "
+    "payload_format, sent_count, max_in_flight, consecutive_failures, probe_step, created_at, "
+    "updated_at) VALUES (:id, :name, 'https://example.com/hook', true, false, 'whsec_x', "
+    "'manual', 'standard', 0, 10, 0, 0, '2026-11-30 10:00:00', '2026-11-30 10:00:00')"
+)
+
+
+def test_results_stored_before_codes_keep_their_text_and_no_code(fresh_app):
+    results_stored_before_codes_keep_their_text_and_no_code(fresh_app)
+
+
+def test_results_stored_before_codes_keep_their_text_and_no_code_on_postgresql(postgresql_app):
+    results_stored_before_codes_keep_their_text_and_no_code(postgresql_app)

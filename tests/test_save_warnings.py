@@ -262,6 +262,8 @@ def test_the_warnings_are_turkish_for_a_turkish_browser(no_allow_list, admin, ma
         f"1 başka webhook bu olayı zaten aynı URL'ye gönderiyor ({link(other, 'Fatura')}): "
         "alıcı her olayı her webhook'tan bir kez alır."
     )
-    assert html.unescape(warnings[1][1]).startswith(
-        "Webhook kaydedildi, ancak teslimatları şu anda engellenir: blocked address: 127.0.0.1"
+    assert html.unescape(warnings[1][1]) == (
+        "Webhook kaydedildi, ancak teslimatları şu anda engellenir: engellenen adres: 127.0.0.1 "
+        "(geri döngü adresi); webhook'lar, WEBHOOKS_ALLOWED_NETWORKS aralığına izin vermedikçe "
+        "yalnızca genel adreslere ulaşabilir."
     )

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from webhooks import custom_headers
 from webhooks.catalogue import get_event
 from webhooks.delivery.message import render_body
+from webhooks.delivery.messages import Message
 from webhooks.delivery.pipeline import Deliverer, Prepared, current_deliverer
 from webhooks.delivery.result import SendResult
 from webhooks.extensions import db
@@ -45,8 +46,10 @@ from webhooks.worker.wakeup import note_new_work
 
 log = logging.getLogger(__name__)
 
-INACTIVE_SUMMARY = "Not sent: the webhook is inactive."
-DISABLED_SUMMARY = "Not sent: the webhook was disabled."
+INACTIVE = Message("not_sent.inactive")
+DISABLED = Message("not_sent.disabled")
+INACTIVE_SUMMARY = INACTIVE.english
+DISABLED_SUMMARY = DISABLED.english
 
 
 def utcnow() -> datetime:
@@ -162,6 +165,7 @@ def _sign(claims: list[Claim], deliverer: Deliverer, now: datetime) -> list[Job]
                 next_attempt_at=None,
                 lease_token=None,
                 last_summary=INACTIVE_SUMMARY,
+                last_message=INACTIVE.stored(),
                 failed_at=now,
             )
         )
@@ -200,7 +204,11 @@ _HELD = select(
 _COUNTED = (
     update(_D)
     .where(_D.c.id == bindparam("d_id"))
-    .values(attempt_count=bindparam("attempt_count"), last_summary=bindparam("last_summary"))
+    .values(
+        attempt_count=bindparam("attempt_count"),
+        last_summary=bindparam("last_summary"),
+        last_message=bindparam("last_message"),
+    )
 )
 _DECIDED = _COUNTED.values(
     status=bindparam("status"),
@@ -261,6 +269,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
             "d_id": row.id,
             "attempt_count": row.attempt_count + 1,
             "last_summary": result.summary[:255],
+            "last_message": stored_message(result),
         }
         if row.lease_token != job.token:
             counted.append(figures)
@@ -348,6 +357,7 @@ def _attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, no
         "duration_ms": result.duration_ms,
         "error": result.error,
         "summary": result.summary[:255],
+        "message": stored_message(result),
     }
 
 
@@ -356,6 +366,17 @@ def _record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: date
     db.session.connection().execute(
         _INSERT_ATTEMPTS, [_attempt_values(*attempt, now=now) for attempt in attempts]
     )
+
+
+def stored_message(result: SendResult) -> dict | None:
+    """A result's summary as a code with params, when it has one (docs/result-messages.md)."""
+    return result.message.stored() if result.message is not None else None
+
+
+def _last_delivery_message(last: SendResult, is_test: bool) -> dict | None:
+    if last.message is None or not is_test:
+        return stored_message(last)
+    return Message("test", {"result": last.message}).stored()
 
 
 def _update_webhook_figures(
@@ -367,6 +388,7 @@ def _update_webhook_figures(
         "last_delivery_at": now,
         "last_delivery_ok": last.ok,
         "last_delivery_summary": (("Test: " if is_test else "") + last.summary)[:255],
+        "last_delivery_message": _last_delivery_message(last, is_test),
         **changes,
     }
     db.session.connection().execute(update(_W).where(_W.c.id == webhook_id).values(**values))
@@ -431,7 +453,11 @@ def record_test_send(test: TestSend, result: SendResult) -> bool:
     recorded = db.session.execute(
         update(_D)
         .where(_D.c.id == test.delivery_id)
-        .values(attempt_count=_D.c.attempt_count + 1, last_summary=result.summary[:255])
+        .values(
+            attempt_count=_D.c.attempt_count + 1,
+            last_summary=result.summary[:255],
+            last_message=stored_message(result),
+        )
     ).rowcount
     if not recorded:
         db.session.rollback()
@@ -642,6 +668,7 @@ def enable(webhook: Webhook, now: datetime | None = None) -> None:
     webhook.active = True
     webhook.disabled_at = None
     webhook.disabled_reason = None
+    webhook.disabled_message = None
     webhook.failing_since = None
     close_breaker(webhook, now or utcnow())
 
@@ -678,7 +705,7 @@ def close_breaker(webhook: Webhook, now: datetime) -> None:
     note_new_work(db.session)
 
 
-def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
+def disable(webhook: Webhook | None, reason: str | Message, now: datetime) -> None:
     """Stop a webhook, fail what was still queued for it (pending | failing → failed), and
     report a ``webhook_disabled`` event to the webhooks subscribed to that. The caller commits.
 
@@ -692,7 +719,9 @@ def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
         return
     webhook.active = False
     webhook.disabled_at = now
-    webhook.disabled_reason = reason[:255]
+    message = reason if isinstance(reason, Message) else None
+    webhook.disabled_reason = (message.english if message else reason)[:255]
+    webhook.disabled_message = message.stored() if message else None
     db.session.execute(
         update(Delivery)
         .where(Delivery.webhook_id == webhook.id, due_status())
@@ -701,6 +730,7 @@ def disable(webhook: Webhook | None, reason: str, now: datetime) -> None:
             next_attempt_at=None,
             lease_token=None,
             last_summary=DISABLED_SUMMARY,
+            last_message=DISABLED.stored(),
             failed_at=now,
         )
         .execution_options(synchronize_session=False)

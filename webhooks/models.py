@@ -8,6 +8,7 @@ from enum import StrEnum
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Enum,
     ForeignKey,
@@ -167,6 +168,9 @@ class Webhook(db.Model):
     failing_since: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None] = mapped_column(index=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    # The stored texts as codes with params, for pages in the reader's language
+    # (docs/result-messages.md); None on rows from before them.
+    disabled_message: Mapped[dict | None] = mapped_column(JSON)
     sent_count: Mapped[int] = mapped_column(default=0)
     # Isolation: at most ``max_in_flight`` requests at once, and ``rate_limit`` a second (None:
     # no limit); ``rate_slot_at`` is when the next request may go without exceeding the rate.
@@ -185,6 +189,7 @@ class Webhook(db.Model):
     last_delivery_at: Mapped[datetime | None]
     last_delivery_ok: Mapped[bool | None]
     last_delivery_summary: Mapped[str | None] = mapped_column(String(255))
+    last_delivery_message: Mapped[dict | None] = mapped_column(JSON)
     # Sent with every attempt and test (``webhooks.custom_headers``): a JSON object, or None.
     custom_headers: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -396,6 +401,7 @@ class Delivery(db.Model):
     next_attempt_at: Mapped[datetime | None]
     lease_token: Mapped[str | None] = mapped_column(String(32))
     last_summary: Mapped[str | None] = mapped_column(String(255))
+    last_message: Mapped[dict | None] = mapped_column(JSON)  # docs/result-messages.md
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # When it last failed: an attempt failed, or it was given up (schedule exhausted, webhook
     # disabled or inactive); None once it succeeded. "Retry all failed since" reads it.
@@ -434,5 +440,6 @@ class Attempt(db.Model):
     duration_ms: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(String(255))
+    message: Mapped[dict | None] = mapped_column(JSON)  # docs/result-messages.md
 
     delivery: Mapped[Delivery] = relationship(back_populates="attempts")

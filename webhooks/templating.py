@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from webhooks.catalogue import event_name
+from webhooks.delivery.messages import result_text
 from webhooks.extensions import db
 from webhooks.models import DeliveryStatus, Webhook, as_utc
 from webhooks.version import PRODUCT, __version__
@@ -135,4 +136,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(DeliveryStatus, "DeliveryStatus")
     app.add_template_global(STATUS_ICONS, "status_icons")
     app.add_template_global(PRODUCT, "product")
+    app.add_template_global(result_text, "result_text")
     app.add_template_global(__version__, "version")

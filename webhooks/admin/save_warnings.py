@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from webhooks.delivery.guard import RecipientBlocked, RecipientError
+from webhooks.delivery.messages import result_text
 from webhooks.delivery.pipeline import current_deliverer
 from webhooks.extensions import db
 from webhooks.models import Webhook
@@ -89,6 +90,11 @@ def duplicate_warning(webhook: Webhook) -> Markup | None:
     return escape(text).replace(LINKS_STAND_IN, links)
 
 
+def shown_reason(error: RecipientError) -> str:
+    """The guard's reason in the page's language."""
+    return result_text(error.message.stored() if error.message else None, str(error))
+
+
 def guard_warning(url: str, resolve_timeout: float) -> Markup | None:
     """What the recipient guard would say about ``url`` now, in the words of the delivery log;
     a host name that does not resolve within ``resolve_timeout`` seconds is said to be unchecked
@@ -98,12 +104,12 @@ def guard_warning(url: str, resolve_timeout: float) -> Markup | None:
     except RecipientBlocked as error:
         message = _(
             "The webhook is saved, but its deliveries would be blocked now: %(reason)s.",
-            reason=str(error),
+            reason=shown_reason(error),
         )
     except RecipientError as error:
         message = _(
             "The webhook is saved, but its deliveries would fail now: %(reason)s.",
-            reason=str(error),
+            reason=shown_reason(error),
         )
     except TimeoutError:
         message = ngettext(

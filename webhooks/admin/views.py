@@ -16,6 +16,7 @@ from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.admin.save_warnings import warnings_for
 from webhooks.catalogue import all_events, get_event, sample_envelopes
 from webhooks.deliveries.forms import STATUSES, RecoverForm
+from webhooks.delivery.messages import result_text
 from webhooks.extensions import db
 from webhooks.i18n import _l
 from webhooks.models import ALL_EVENTS, SECRET_OVERLAP, Delivery, Webhook, as_utc
@@ -259,12 +260,13 @@ def test(webhook_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     result = lifecycle.send_test_event(webhook)
+    summary = result_text(lifecycle.stored_message(result), result.summary)
     if result.ok:
         message = _(
-            "Test event delivered to %(url)s: %(summary)s.", url=webhook.url, summary=result.summary
+            "Test event delivered to %(url)s: %(summary)s.", url=webhook.url, summary=summary
         )
     else:
-        message = _("Test event failed: %(summary)s.", summary=result.summary)
+        message = _("Test event failed: %(summary)s.", summary=summary)
     if result.body_preview:
         message += " " + _("Response: %(body)s", body=result.body_preview)
     flash(message, "success" if result.ok else "error")

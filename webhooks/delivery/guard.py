@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from webhooks.delivery.messages import Message
 from webhooks.delivery.special_ranges import embedded_ipv4, special_kind
 from webhooks.settings import SettingError
 
@@ -22,7 +23,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RecipientError(Exception):
-    """The request was not sent; ``str(error)`` says why in words an operator understands."""
+    """The request was not sent; ``str(error)`` says why in words an operator understands,
+    and ``message`` says it as a code for pages, when there is one."""
+
+    def __init__(self, text: str | Message) -> None:
+        self.message = text if isinstance(text, Message) else None
+        super().__init__(text.english if isinstance(text, Message) else text)
 
 
 class RecipientBlocked(RecipientError):
@@ -90,9 +96,7 @@ class RecipientGuard:
             try:
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except (socket.gaierror, UnicodeError) as error:
-                raise RecipientUnresolvable(
-                    f"DNS failure: the host name {host} could not be resolved"
-                ) from error
+                raise RecipientUnresolvable(Message("dns.unresolvable", {"host": host})) from error
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             self.check_address(address, host)
@@ -103,13 +107,13 @@ class RecipientGuard:
         reached. The sender calls it again for the address of every connection it opens."""
         reason = self.blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]))
         if reason is not None:
-            shown = (
-                f"{host} resolves to {address}, which" if host not in (None, address) else address
-            )
-            raise RecipientBlocked(
-                f"blocked address: {shown} is {reason}; webhooks may only reach public "
-                "addresses unless WEBHOOKS_ALLOWED_NETWORKS allows its range"
-            )
+            if host not in (None, address):
+                message = Message(
+                    "blocked.resolved", {"host": host, "address": address, "kind": reason}
+                )
+            else:
+                message = Message("blocked.address", {"address": address, "kind": reason})
+            raise RecipientBlocked(message)
 
     @staticmethod
     def needs_lookup(url: str) -> bool:

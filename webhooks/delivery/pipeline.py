@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 from webhooks.custom_headers import masked
+from webhooks.delivery import messages
 from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard, parse_networks
 from webhooks.delivery.loop import SenderLoop
 from webhooks.delivery.message import Message
@@ -89,15 +90,17 @@ class Deliverer:
                 async with asyncio.timeout_at(deadline):
                     await sender.check(prepared.url)
             except TimeoutError:
+                host = urlsplit(prepared.url).hostname
                 return SendResult.failed(
                     Failure.TIMEOUT,
-                    f"timeout: the host name {urlsplit(prepared.url).hostname} was not resolved "
-                    f"within {self.timeout:g} s",
+                    messages.Message(
+                        "timeout.unresolved", {"host": host, "timeout": float(self.timeout)}
+                    ),
                 )
             except RecipientBlocked as error:
-                return SendResult.failed(Failure.BLOCKED, str(error))
+                return SendResult.failed(Failure.BLOCKED, error.message or str(error))
             except RecipientError as error:
-                return SendResult.failed(Failure.CONNECTION, str(error))
+                return SendResult.failed(Failure.CONNECTION, error.message or str(error))
             return await sender.send(
                 prepared.url, prepared.headers, prepared.body, deadline, self.timeout
             )

@@ -6,6 +6,8 @@ import http
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from webhooks.delivery.messages import Message
+
 BODY_PREVIEW = 200
 
 
@@ -35,12 +37,22 @@ class SendResult:
     response_body: str | None = None
     error: str | None = None
     failure: Failure | None = None
+    message: Message | None = None  # the summary as a code, for pages in other languages
 
     @classmethod
-    def failed(cls, failure: Failure, summary: str, duration_ms: int | None = None) -> "SendResult":
+    def failed(
+        cls, failure: Failure, summary: str | Message, duration_ms: int | None = None
+    ) -> "SendResult":
         """A failure without an answer to show: its summary is also its error."""
+        message = summary if isinstance(summary, Message) else None
+        text = summary.english if isinstance(summary, Message) else summary
         return cls(
-            ok=False, summary=summary, error=summary, failure=failure, duration_ms=duration_ms
+            ok=False,
+            summary=text,
+            error=text,
+            failure=failure,
+            duration_ms=duration_ms,
+            message=message,
         )
 
     def header(self, name: str) -> str | None:

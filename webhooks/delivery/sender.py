@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard
+from webhooks.delivery.messages import Message
 from webhooks.delivery.result import Failure, SendResult, answer_failure, status_text
 
 DNS_THREADS = 16
@@ -117,25 +118,28 @@ async def read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes,
 def _connection_failure(error: BaseException, host: str) -> SendResult:
     for cause in _causes(error):
         if isinstance(cause, RecipientBlocked):
-            return SendResult.failed(Failure.BLOCKED, str(cause))
+            return SendResult.failed(Failure.BLOCKED, cause.message or str(cause))
         if isinstance(cause, RecipientError):
-            return SendResult.failed(Failure.CONNECTION, str(cause))
+            return SendResult.failed(Failure.CONNECTION, cause.message or str(cause))
         if (
             isinstance(cause, ConnectionRefusedError)
             or getattr(cause, "errno", None) == errno.ECONNREFUSED
         ):
-            return SendResult.failed(Failure.CONNECTION, f"connection refused by {host}")
+            return SendResult.failed(
+                Failure.CONNECTION, Message("connection.refused", {"host": host})
+            )
         if isinstance(cause, ssl.SSLError | aiohttp.ClientSSLError):
             detail = cause.__cause__ or cause
             return SendResult.failed(
-                Failure.CONNECTION, f"TLS error while connecting to {host}: {detail}"
+                Failure.CONNECTION, Message("connection.tls", {"host": host, "detail": str(detail)})
             )
         if isinstance(cause, aiohttp.ServerDisconnectedError):
             return SendResult.failed(
-                Failure.CONNECTION,
-                f"connection to {host} failed: the receiver closed it without answering",
+                Failure.CONNECTION, Message("connection.closed", {"host": host})
             )
-    return SendResult.failed(Failure.CONNECTION, f"connection to {host} failed: {error}")
+    return SendResult.failed(
+        Failure.CONNECTION, Message("connection.failed", {"host": host, "detail": str(error)})
+    )
 
 
 def _causes(error: BaseException):
@@ -211,14 +215,14 @@ class Sender:
                     url, data=body, headers=headers, allow_redirects=False
                 )
         except TimeoutError:
-            if progress.connecting():
-                summary = f"timeout: no connection to {host} within {timeout:g} s"
-            else:
-                summary = f"timeout: {host} did not answer within {timeout:g} s"
-            return SendResult.failed(Failure.TIMEOUT, summary, elapsed_ms())
+            code = "timeout.no_connection" if progress.connecting() else "timeout.no_answer"
+            message = Message(code, {"host": host, "timeout": float(timeout)})
+            return SendResult.failed(Failure.TIMEOUT, message, elapsed_ms())
         except (aiohttp.ClientError, OSError, RecipientError) as error:
             failure = _connection_failure(error, host)
-            return SendResult.failed(failure.failure, failure.summary, elapsed_ms())
+            return SendResult.failed(
+                failure.failure, failure.message or failure.summary, elapsed_ms()
+            )
 
         raw, ended, unfinished = b"", False, None
         try:
@@ -241,13 +245,16 @@ class Sender:
         if not ended and unfinished is None:
             text += f"\n… (cut at {self.body_limit} bytes)"
         code = response.status
-        summary = f"{status_text(code)} in {duration_ms} ms"
+        answer = {"status": status_text(code), "duration_ms": duration_ms}
+        message = Message("answered", answer)
         if 300 <= code < 400:
             location = response.headers.get("Location") or "an unnamed location"
-            summary += f", a redirect to {location} (redirects are not followed)"
+            message = Message("answered.redirect", {**answer, "location": location})
+        summary = message.english
         failure = answer_failure(code)
         if unfinished is not None:
             summary += f"; {unfinished[1]}"
+            message = None  # the reason it was cut short is English only
             if failure is None or failure == Failure.REJECTED:
                 failure = unfinished[0]
         return SendResult(
@@ -259,4 +266,5 @@ class Sender:
             response_body=text,
             error=None if failure is None else summary,
             failure=failure,
+            message=message,
         )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask import abort, current_app
 from flask_babel import gettext as _
 
+from webhooks.delivery.messages import result_text
 from webhooks.delivery.result import preview, status_text
 from webhooks.extensions import db
 from webhooks.models import Delivery, as_utc
@@ -62,10 +63,13 @@ def outcome(delivery: Delivery, now: datetime | None = None) -> Outcome:
         message = _(
             "Test event delivered to %(url)s: %(summary)s.",
             url=attempt.url,
-            summary=attempt.summary,
+            summary=result_text(attempt.message, attempt.summary),
         )
     else:
-        message = _("Test event failed: %(summary)s.", summary=attempt.summary)
+        message = _(
+            "Test event failed: %(summary)s.",
+            summary=result_text(attempt.message, attempt.summary),
+        )
     return Outcome(
         "done",
         delivery.id,

@@ -8,13 +8,14 @@ values; ``webhooks.lifecycle`` writes the decisions of a whole batch at once.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from webhooks.delivery.messages import Message
 from webhooks.delivery.result import SendResult
 from webhooks.models import DeliveryStatus
 from webhooks.worker.policy import Policy
 from webhooks.worker.retry import RETRY_AFTER_STATUSES, next_delay, retry_after_seconds
 
 GONE = 410
-GONE_REASON = "The receiver answered 410 Gone: it wants no more deliveries."
+GONE_REASON = Message("disabled.gone")
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Decision:
     status: DeliveryStatus
     round_failures: int
     next_attempt_at: datetime | None = None
-    disable_reason: str | None = None
+    disable_reason: Message | None = None
 
 
 def decide(
@@ -64,7 +65,8 @@ def decide(
     elif now - webhook.failing_since >= policy.disable_after:
         webhook.active = False
         days = policy.disable_after / timedelta(days=1)
-        reason = f"Every attempt failed for {days:g} days; the last: {result.summary}"
+        last = result.message or result.summary  # a result without a code stays English
+        reason = Message("disabled.failing", {"days": days, "last": last})
         return Decision(DeliveryStatus.FAILED, round_failures, disable_reason=reason)
 
     failures = round_failures + 1
