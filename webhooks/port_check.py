@@ -6,6 +6,8 @@ import errno
 import socket
 import sys
 
+from webhooks.numbers import plain_digits
+
 
 def listen_problem(host: str, port: int) -> str | None:
     """Why the site could not listen on ``host``:``port``, or None when it can (bound as
@@ -35,7 +37,7 @@ def listen_problem(host: str, port: int) -> str | None:
 
 def main(argv: list[str]) -> int:
     host, raw_port = argv
-    if not (raw_port.isascii() and raw_port.isdigit()) or not 0 < int(raw_port) < 65536:
+    if not plain_digits(raw_port) or not 0 < int(raw_port) < 65536:
         print(f"PORT={raw_port} is not a port number; choose one from 1 to 65535", file=sys.stderr)
         return 1
     problem = listen_problem(host, int(raw_port))

@@ -48,5 +48,12 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def shown_once(response: Response) -> Response:
+    """A page that shows a secret once (a new token, a generated password): kept out of
+    HTTP/1.0 caches too, beside the ``no-store`` every answer gets."""
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)

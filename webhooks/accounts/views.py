@@ -27,18 +27,12 @@ from webhooks.auth import throttle
 from webhooks.extensions import db
 from webhooks.models import User
 from webhooks.routing import page_number
+from webhooks.security_headers import shown_once
 
 bp = Blueprint("accounts", __name__)
 bp.after_request(throttle.add_retry_after)
 
 PER_PAGE = 50
-
-
-def _no_store(response):
-    """Keep a page that shows a password out of browser and proxy caches."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -83,7 +77,7 @@ def index():
                 flash(_("Admin %(email)s added.", email=form.email.data), "success")
                 return redirect(url_for("accounts.index"))
             page = render_template("accounts/added.html", email=form.email.data, password=password)
-            return _no_store(make_response(page))
+            return shown_once(make_response(page))
     page = db.paginate(
         select(User).order_by(User.email),
         page=page_number(),

@@ -15,7 +15,7 @@ from webhooks import custom_headers, lifecycle
 from webhooks.admin.forms import BulkForm, ConfirmForm, WebhookForm
 from webhooks.admin.save_warnings import warnings_for
 from webhooks.catalogue import all_events, get_event, sample_envelopes
-from webhooks.deliveries.forms import STATUSES, RecoverForm
+from webhooks.deliveries.forms import STATUSES, RecoverForm, parse_id
 from webhooks.delivery.messages import result_text
 from webhooks.extensions import db
 from webhooks.i18n import _l
@@ -207,10 +207,10 @@ def edit(webhook_id: int):
 def shown_test_send(webhook: Webhook) -> Outcome | None:
     """The test send ``?test_send=<id>`` names (where the test panel's form leads without the
     page's script), if it is one of this webhook's."""
-    raw = request.args.get("test_send", "")
-    if not plain_digits(raw) or len(raw) > 19 or not 0 < int(raw) <= MAX_BIG_ID:
+    delivery_id = parse_id(request.args.get("test_send"), MAX_BIG_ID)
+    if delivery_id is None:
         return None
-    delivery = db.session.get(Delivery, int(raw))
+    delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.webhook_id != webhook.id or not delivery.is_test:
         return None
     return outcome(delivery)

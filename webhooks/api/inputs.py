@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from webhooks.api import shapes
 from webhooks.api.errors import api_error
+from webhooks.numbers import plain_digits
 from webhooks.routing import MAX_ID
 from webhooks.rules import RuleError
 
@@ -163,7 +164,7 @@ def query_int(name: str, default: int, low: int = 1, high: int = MAX_ID) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
+    if not plain_digits(raw) or len(raw) > 19 or not low <= int(raw) <= high:
         raise invalid({name: [f"Must be a whole number from {low} to {high}."]})
     return int(raw)
 

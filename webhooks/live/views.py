@@ -52,7 +52,6 @@ def answer(version: Version):
     response = jsonify(
         {"version": version.version, "busy": version.busy, "poll": poll_seconds(version.busy)}
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

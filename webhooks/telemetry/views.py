@@ -34,10 +34,9 @@ def metrics():
             {
                 "WWW-Authenticate": 'Bearer realm="metrics"',
                 "Content-Type": "text/plain; charset=utf-8",
-                "Cache-Control": "no-store",
             },
         )
     queue = CollectorRegistry(auto_describe=False)
     queue.register(QueueCollector())
     body = generate_latest(process_registry()) + generate_latest(queue)
-    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -20,11 +20,6 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.post("/<id:webhook_id>/test-panel")
 def send(webhook_id: int):
     webhook = get_webhook_or_404(webhook_id)
@@ -34,7 +29,7 @@ def send(webhook_id: int):
             errors = {
                 name: [str(error) for error in errors] for name, errors in form.errors.items()
             }
-            return no_store(jsonify({"errors": errors})), 422
+            return jsonify({"errors": errors}), 422
         return render_edit(webhook, panel=form), 422
     deliverer = current_deliverer()
     test = lifecycle.begin_test_send(webhook, form.event.data, form.checked_data, deliverer)
@@ -43,7 +38,7 @@ def send(webhook_id: int):
         result_url = url_for(
             "test_panel.result", webhook_id=webhook.id, delivery_id=test.delivery_id
         )
-        return no_store(jsonify({"id": test.delivery_id, "result_url": result_url})), 202
+        return jsonify({"id": test.delivery_id, "result_url": result_url}), 202
     return redirect(
         url_for(
             "webhooks.edit",
@@ -68,4 +63,4 @@ def result(webhook_id: int, delivery_id: int):
     "response", "html"}``; ``html`` is the result as the page shows it."""
     found = outcome(test_send_or_404(webhook_id, delivery_id))
     html = render_template("test_panel/_result.html", outcome=found)
-    return no_store(jsonify(found.as_json() | {"html": html}))
+    return jsonify(found.as_json() | {"html": html})

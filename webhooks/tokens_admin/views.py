@@ -8,6 +8,7 @@ from sqlalchemy import select
 from webhooks.extensions import db
 from webhooks.models import ApiToken
 from webhooks.routing import page_number
+from webhooks.security_headers import shown_once
 from webhooks.tokens import create_token, revoke
 from webhooks.tokens_admin.forms import SCOPE_LABELS, ConfirmForm, TokenForm
 from webhooks.tokens_admin.usage import report_command
@@ -29,20 +30,13 @@ def get_token_or_404(token_id: int) -> ApiToken:
     return token
 
 
-def _no_store(response):
-    """Keep a page that shows a plain token out of browser and proxy caches."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
 @bp.route("/", methods=["GET", "POST"])
 def index():
     form = TokenForm()
     if form.validate_on_submit():
         token, plain = create_token(form.name.data, form.scope.data)
         db.session.commit()
-        return _no_store(
+        return shown_once(
             make_response(
                 render_template(
                     "tokens/created.html", token=token, plain=plain, scopes=SCOPE_LABELS
