@@ -2,6 +2,7 @@
 as a failed attempt ("internal error: …"), by the worker and by Send Test Event alike, and the
 delivery is retried on its schedule."""
 
+import html
 import logging
 
 import pytest
@@ -56,3 +57,19 @@ def test_an_error_while_sending_a_test_event_is_recorded_and_shown(
     assert row["status"] == "test" and row["attempt_count"] == 1
     assert row["attempts"][0]["succeeded"] is False
     assert receiver.log == []
+
+
+def test_an_internal_error_reads_in_turkish_on_a_turkish_page(
+    app, admin, receiver, make_webhook, broken_sender
+):
+    webhook_id = make_webhook(url=receiver.url_for("/hook"))
+    edit = f"/webhooks/{webhook_id}/edit"
+    admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "tr"
+
+    response = post_form(admin, f"/webhooks/{webhook_id}/test", {}, edit)
+
+    page = html.unescape(admin.get(response.headers["Location"]).get_data(as_text=True))
+    assert "iç hata: the sender broke" in page  # the error's own words stay as they are
+    assert "internal error" not in page
+    [row] = deliveries_of(app, webhook_id)
+    assert row["attempts"][0]["summary"] == "internal error: the sender broke"

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.certificates import self_signed_certificate
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, CSRF_RE, unused_port
 from tests.engine_helpers import api_token, bearer, wait_until
 from tests.worker_processes import PROJECT, deployment
@@ -113,21 +114,6 @@ def main_config(folder: Path, site: Path) -> str:
     """
 
 
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", f"/CN={SITE}",
-            "-addext", f"subjectAltName=DNS:{SITE},IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -186,7 +172,7 @@ def front(tmp_path_factory) -> Iterator[Front]:
             )
         folder = tmp_path / "nginx"
         folder.mkdir()
-        cert, key = self_signed_certificate(folder)
+        cert, key = self_signed_certificate(folder, SITE)
         site = folder / "webhooks.conf"
         site.write_text(site_config(cert, key, https, http, app_port))
         conf = folder / "nginx.conf"

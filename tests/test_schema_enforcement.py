@@ -23,6 +23,7 @@ from tests.engine_helpers import (
 )
 from webhooks import EventError, create_app, dispatch
 from webhooks.catalogue import get_event
+from webhooks.delivery.messages import Message
 from webhooks.event_writer import _store_batch
 from webhooks.extensions import db
 from webhooks.lifecycle import disable
@@ -162,7 +163,11 @@ def test_the_services_own_webhook_disabled_event_matches_its_schema(app, make_we
     hook = make_webhook()
     with app.app_context():
         set_schema_mode("webhook_disabled", "reject")
-        disable(db.session.get(Webhook, hook), "Every attempt failed for 5 days", datetime.now(UTC))
+        reason = Message(
+            "disabled.failing",
+            {"days": 5.0, "last": Message("connection.refused", {"host": "127.0.0.1:9"})},
+        )
+        disable(db.session.get(Webhook, hook), reason, datetime.now(UTC))
         db.session.commit()
     [event] = events(app)
     assert event["problems"] is None

@@ -21,6 +21,7 @@ from webhooks import dispatch, lifecycle
 from webhooks.catalogue import all_events, get_event
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery, Event, Webhook, as_utc
+from webhooks.worker.outcome import GONE_REASON
 
 VALID = {
     "name": "Zapier Integration",
@@ -392,7 +393,7 @@ def test_re_enable_offers_to_retry_what_the_disabling_failed_and_the_offer_retri
         db.session.commit()
     [delivered] = add_deliveries(app, webhook_id, "succeeded", created_at=made)
     with app.app_context():
-        lifecycle.disable(db.session.get(Webhook, webhook_id), REASON, datetime.now(UTC))
+        lifecycle.disable(db.session.get(Webhook, webhook_id), GONE_REASON, datetime.now(UTC))
         db.session.commit()
     assert statuses_of(app, queued) == ["failed"] * 3
 
@@ -434,7 +435,7 @@ def test_re_enable_from_the_list_leads_to_the_offer_when_deliveries_failed(
     webhook_id = make_webhook(name="Shop")
     [queued] = add_deliveries(app, webhook_id, "failing", created_at=datetime.now(UTC))
     with app.app_context():
-        lifecycle.disable(db.session.get(Webhook, webhook_id), REASON, datetime.now(UTC))
+        lifecycle.disable(db.session.get(Webhook, webhook_id), GONE_REASON, datetime.now(UTC))
         db.session.commit()
     response = post_form(
         admin, f"/webhooks/{webhook_id}/enable", {"next": "/webhooks/?state=disabled"}

@@ -269,7 +269,7 @@ def record(results: list[tuple[Job, SendResult]], policy: Policy, now: datetime)
             "d_id": row.id,
             "attempt_count": row.attempt_count + 1,
             "last_summary": result.summary[:255],
-            "last_message": stored_message(result),
+            "last_message": result.message.stored(),
         }
         if row.lease_token != job.token:
             counted.append(figures)
@@ -357,7 +357,7 @@ def _attempt_values(delivery_id: int, prepared: Prepared, result: SendResult, no
         "duration_ms": result.duration_ms,
         "error": result.error,
         "summary": result.summary[:255],
-        "message": stored_message(result),
+        "message": result.message.stored(),
     }
 
 
@@ -368,15 +368,10 @@ def _record_attempts(attempts: list[tuple[int, Prepared, SendResult]], now: date
     )
 
 
-def stored_message(result: SendResult) -> dict | None:
-    """A result's summary as a code with params, when it has one (docs/result-messages.md)."""
-    return result.message.stored() if result.message is not None else None
-
-
-def _last_delivery_message(last: SendResult, is_test: bool) -> dict | None:
-    if last.message is None or not is_test:
-        return stored_message(last)
-    return Message("test", {"result": last.message}).stored()
+def _last_delivery_message(last: SendResult, is_test: bool) -> dict:
+    """A webhook's last result as a code with params (docs/result-messages.md)."""
+    message = Message("test", {"result": last.message}) if is_test else last.message
+    return message.stored()
 
 
 def _update_webhook_figures(
@@ -456,7 +451,7 @@ def record_test_send(test: TestSend, result: SendResult) -> bool:
         .values(
             attempt_count=_D.c.attempt_count + 1,
             last_summary=result.summary[:255],
-            last_message=stored_message(result),
+            last_message=result.message.stored(),
         )
     ).rowcount
     if not recorded:
@@ -705,7 +700,7 @@ def close_breaker(webhook: Webhook, now: datetime) -> None:
     note_new_work(db.session)
 
 
-def disable(webhook: Webhook | None, reason: str | Message, now: datetime) -> None:
+def disable(webhook: Webhook | None, reason: Message, now: datetime) -> None:
     """Stop a webhook, fail what was still queued for it (pending | failing → failed), and
     report a ``webhook_disabled`` event to the webhooks subscribed to that. The caller commits.
 
@@ -719,9 +714,8 @@ def disable(webhook: Webhook | None, reason: str | Message, now: datetime) -> No
         return
     webhook.active = False
     webhook.disabled_at = now
-    message = reason if isinstance(reason, Message) else None
-    webhook.disabled_reason = (message.english if message else reason)[:255]
-    webhook.disabled_message = message.stored() if message else None
+    webhook.disabled_reason = reason.english[:255]
+    webhook.disabled_message = reason.stored()
     db.session.execute(
         update(Delivery)
         .where(Delivery.webhook_id == webhook.id, due_status())

@@ -92,7 +92,7 @@ def duplicate_warning(webhook: Webhook) -> Markup | None:
 
 def shown_reason(error: RecipientError) -> str:
     """The guard's reason in the page's language."""
-    return result_text(error.message.stored() if error.message else None, str(error))
+    return result_text(error.message.stored(), str(error))
 
 
 def guard_warning(url: str, resolve_timeout: float) -> Markup | None:

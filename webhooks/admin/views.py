@@ -260,7 +260,7 @@ def test(webhook_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     result = lifecycle.send_test_event(webhook)
-    summary = result_text(lifecycle.stored_message(result), result.summary)
+    summary = result_text(result.message.stored(), result.summary)
     if result.ok:
         message = _(
             "Test event delivered to %(url)s: %(summary)s.", url=webhook.url, summary=summary

@@ -23,12 +23,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RecipientError(Exception):
-    """The request was not sent; ``str(error)`` says why in words an operator understands,
-    and ``message`` says it as a code for pages, when there is one."""
+    """The request was not sent; ``message`` says why, as a code for pages, and ``str(error)``
+    in its English words."""
 
-    def __init__(self, text: str | Message) -> None:
-        self.message = text if isinstance(text, Message) else None
-        super().__init__(text.english if isinstance(text, Message) else text)
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(message.english)
 
 
 class RecipientBlocked(RecipientError):
@@ -124,9 +124,9 @@ class RecipientGuard:
         """Check a webhook URL before sending; returns the addresses it resolves to."""
         parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise RecipientBlocked("blocked URL: only absolute http and https URLs can be reached")
+            raise RecipientBlocked(Message("blocked.url"))
         try:
             port = parts.port or DEFAULT_PORTS[parts.scheme]
         except ValueError as error:
-            raise RecipientBlocked(f"blocked URL: {error}") from error
+            raise RecipientBlocked(Message("blocked.port")) from error
         return self.resolve(parts.hostname, port)

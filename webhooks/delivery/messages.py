@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import format_decimal, get_locale, gettext
 
+from webhooks.delivery import network_details
 from webhooks.i18n import N_
 
 
@@ -30,6 +31,15 @@ CATALOGUE: dict[str, Template] = {
             "(redirects are not followed)"
         ),
     ),
+    # An answer whose body did not arrive whole; ``answer`` is the "answered" message.
+    "answered.unfinished": Template(
+        "{answer}; the response did not finish within {timeout:g} s",
+        N_("%(answer)s; the response did not finish within %(timeout)s s"),
+    ),
+    "answered.unreadable": Template(
+        "{answer}; the response body could not be read: {detail}",
+        N_("%(answer)s; the response body could not be read: %(detail)s"),
+    ),
     "timeout.no_answer": Template(
         "timeout: {host} did not answer within {timeout:g} s",
         N_("timeout: %(host)s did not answer within %(timeout)s s"),
@@ -42,7 +52,7 @@ CATALOGUE: dict[str, Template] = {
         "timeout: the host name {host} was not resolved within {timeout:g} s",
         N_("timeout: the host name %(host)s was not resolved within %(timeout)s s"),
     ),
-    # The detail of these two is the network library's English words.
+    # A detail is a phrase of network_details, or the network library's words when none fits.
     "connection.tls": Template(
         "TLS error while connecting to {host}: {detail}",
         N_("TLS error while connecting to %(host)s: %(detail)s"),
@@ -77,6 +87,16 @@ CATALOGUE: dict[str, Template] = {
             "only reach public addresses unless WEBHOOKS_ALLOWED_NETWORKS allows its range"
         ),
     ),
+    "blocked.url": Template(
+        "blocked URL: only absolute http and https URLs can be reached",
+        N_("blocked URL: only absolute http and https URLs can be reached"),
+    ),
+    "blocked.port": Template(
+        "blocked URL: its port is not a number from 0 to 65535",
+        N_("blocked URL: its port is not a number from 0 to 65535"),
+    ),
+    # A bug here, recorded as a failed attempt; the detail is the error's own words.
+    "internal": Template("internal error: {detail}", N_("internal error: %(detail)s")),
     "disabled.gone": Template(
         "The receiver answered 410 Gone: it wants no more deliveries.",
         N_("The receiver answered 410 Gone: it wants no more deliveries."),
@@ -114,6 +134,9 @@ KINDS = frozenset(
         N_("not a public address"),
     )
 )
+
+# The fixed phrases a param may hold, which pages translate.
+PHRASES = KINDS | network_details.PHRASES
 
 
 @dataclass(frozen=True)
@@ -161,7 +184,7 @@ def _shown(value: Any) -> Any:
     if _nested(value):
         return translated(value)
     if isinstance(value, str):
-        return gettext(value) if value in KINDS else value
+        return gettext(value) if value in PHRASES else value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return format_decimal(value)
     return value

@@ -98,15 +98,17 @@ class Deliverer:
                     ),
                 )
             except RecipientBlocked as error:
-                return SendResult.failed(Failure.BLOCKED, error.message or str(error))
+                return SendResult.failed(Failure.BLOCKED, error.message)
             except RecipientError as error:
-                return SendResult.failed(Failure.CONNECTION, error.message or str(error))
+                return SendResult.failed(Failure.CONNECTION, error.message)
             return await sender.send(
                 prepared.url, prepared.headers, prepared.body, deadline, self.timeout
             )
         except Exception as error:
             log.exception("sending to %s failed unexpectedly", host_of(prepared.url))
-            return SendResult.failed(Failure.INTERNAL, f"internal error: {error}")
+            return SendResult.failed(
+                Failure.INTERNAL, messages.Message("internal", {"detail": str(error)})
+            )
 
     def check_now(self, url: str, timeout: float) -> None:
         """Step 3 alone, as an attempt runs it, from a thread that is not the sender loop's:

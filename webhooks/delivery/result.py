@@ -30,22 +30,21 @@ class Failure(StrEnum):
 @dataclass(frozen=True)
 class SendResult:
     ok: bool
-    summary: str
+    summary: str  # the English words of message, as the API, the CLI and the logs say it
+    message: Message  # the summary as a code, for pages in other languages
     status_code: int | None = None
     duration_ms: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: str | None = None
     error: str | None = None
     failure: Failure | None = None
-    message: Message | None = None  # the summary as a code, for pages in other languages
 
     @classmethod
     def failed(
-        cls, failure: Failure, summary: str | Message, duration_ms: int | None = None
+        cls, failure: Failure, message: Message, duration_ms: int | None = None
     ) -> "SendResult":
         """A failure without an answer to show: its summary is also its error."""
-        message = summary if isinstance(summary, Message) else None
-        text = summary.english if isinstance(summary, Message) else summary
+        text = message.english
         return cls(
             ok=False,
             summary=text,

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from webhooks.delivery import network_details
 from webhooks.delivery.guard import RecipientBlocked, RecipientError, RecipientGuard
 from webhooks.delivery.messages import Message
 from webhooks.delivery.result import Failure, SendResult, answer_failure, status_text
@@ -116,11 +117,11 @@ async def read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes,
 
 
 def _connection_failure(error: BaseException, host: str) -> SendResult:
-    for cause in _causes(error):
+    for cause in network_details.causes(error):
         if isinstance(cause, RecipientBlocked):
-            return SendResult.failed(Failure.BLOCKED, cause.message or str(cause))
+            return SendResult.failed(Failure.BLOCKED, cause.message)
         if isinstance(cause, RecipientError):
-            return SendResult.failed(Failure.CONNECTION, cause.message or str(cause))
+            return SendResult.failed(Failure.CONNECTION, cause.message)
         if (
             isinstance(cause, ConnectionRefusedError)
             or getattr(cause, "errno", None) == errno.ECONNREFUSED
@@ -129,31 +130,18 @@ def _connection_failure(error: BaseException, host: str) -> SendResult:
                 Failure.CONNECTION, Message("connection.refused", {"host": host})
             )
         if isinstance(cause, ssl.SSLError | aiohttp.ClientSSLError):
-            detail = cause.__cause__ or cause
+            detail = network_details.tls_detail(cause)
             return SendResult.failed(
-                Failure.CONNECTION, Message("connection.tls", {"host": host, "detail": str(detail)})
+                Failure.CONNECTION, Message("connection.tls", {"host": host, "detail": detail})
             )
         if isinstance(cause, aiohttp.ServerDisconnectedError):
             return SendResult.failed(
                 Failure.CONNECTION, Message("connection.closed", {"host": host})
             )
+    detail = network_details.connection_detail(error)
     return SendResult.failed(
-        Failure.CONNECTION, Message("connection.failed", {"host": host, "detail": str(error)})
+        Failure.CONNECTION, Message("connection.failed", {"host": host, "detail": detail})
     )
-
-
-def _causes(error: BaseException):
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        nested = [current.__cause__, current.__context__]
-        nested += [arg for arg in current.args if isinstance(arg, BaseException)]
-        stack.extend(item for item in nested if isinstance(item, BaseException))
 
 
 class Sender:
@@ -220,18 +208,17 @@ class Sender:
             return SendResult.failed(Failure.TIMEOUT, message, elapsed_ms())
         except (aiohttp.ClientError, OSError, RecipientError) as error:
             failure = _connection_failure(error, host)
-            return SendResult.failed(
-                failure.failure, failure.message or failure.summary, elapsed_ms()
-            )
+            return SendResult.failed(failure.failure, failure.message, elapsed_ms())
 
         raw, ended, unfinished = b"", False, None
         try:
             async with asyncio.timeout_at(deadline):
                 raw, ended = await read_capped(response.content, self.body_limit)
         except TimeoutError:
-            unfinished = (Failure.TIMEOUT, f"the response did not finish within {timeout:g} s")
+            unfinished = (Failure.TIMEOUT, "answered.unfinished", {"timeout": float(timeout)})
         except (aiohttp.ClientError, OSError) as error:
-            unfinished = (Failure.CONNECTION, f"the response body could not be read: {error}")
+            detail = network_details.body_detail(error)
+            unfinished = (Failure.CONNECTION, "answered.unreadable", {"detail": detail})
         finally:
             # A body read to its end leaves the connection for the next request; otherwise
             # the connection is closed, so the receiver learns at once to stop writing.
@@ -250,13 +237,13 @@ class Sender:
         if 300 <= code < 400:
             location = response.headers.get("Location") or "an unnamed location"
             message = Message("answered.redirect", {**answer, "location": location})
-        summary = message.english
         failure = answer_failure(code)
         if unfinished is not None:
-            summary += f"; {unfinished[1]}"
-            message = None  # the reason it was cut short is English only
+            unfinished_failure, unfinished_code, params = unfinished
+            message = Message(unfinished_code, {"answer": message, **params})
             if failure is None or failure == Failure.REJECTED:
-                failure = unfinished[0]
+                failure = unfinished_failure
+        summary = message.english
         return SendResult(
             ok=failure is None,
             summary=summary,

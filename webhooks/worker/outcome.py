@@ -65,8 +65,7 @@ def decide(
     elif now - webhook.failing_since >= policy.disable_after:
         webhook.active = False
         days = policy.disable_after / timedelta(days=1)
-        last = result.message or result.summary  # a result without a code stays English
-        reason = Message("disabled.failing", {"days": days, "last": last})
+        reason = Message("disabled.failing", {"days": days, "last": result.message})
         return Decision(DeliveryStatus.FAILED, round_failures, disable_reason=reason)
 
     failures = round_failures + 1
