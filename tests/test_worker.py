@@ -271,10 +271,12 @@ def test_retry_after_in_seconds_sets_the_next_attempt(app, receiver, make_webhoo
 
 
 def test_retry_after_as_a_date_sets_the_next_attempt(app, receiver, make_webhook):
-    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
-    when = format_datetime(clock.now + timedelta(minutes=10), usegmt=True)
-    webhook_id = hooked(receiver, make_webhook, Script((429, {"Retry-After": when})))
+    answer: dict[str, str] = {}
+    webhook_id = hooked(receiver, make_webhook, Script((429, answer)))
     report(app)
+    # After the report, so its delivery is due; on a whole second, as an HTTP date has no less.
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
+    answer["Retry-After"] = format_datetime(clock.now + timedelta(minutes=10), usegmt=True)
 
     work(app, clock)
 
