@@ -11,7 +11,14 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 import webhooks.event_writer
-from tests.engine_helpers import api_token, assert_api_error, expand, post_event, stored
+from tests.engine_helpers import (
+    api_token,
+    assert_api_error,
+    expand,
+    post_event,
+    stored,
+    wait_until,
+)
 from webhooks.event_writer import EXTENSION_KEY
 from webhooks.extensions import db
 from webhooks.models import ApiToken, Delivery, Event
@@ -203,11 +210,8 @@ def test_an_idle_writer_ends_and_the_next_event_starts_another(app, client, monk
     assert post_event(client, token, {"type": "payment_received", "data": {}}).status_code == 202
 
     # The writer clears its thread only on the way out, and may have done so already.
-    deadline = time.monotonic() + 5
-    while writer._thread is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: writer._thread is None)
 
-    assert writer._thread is None
     assert post_event(client, token, {"type": "payment_received", "data": {}}).status_code == 202
     assert stored(app)["events"] == 2
 
