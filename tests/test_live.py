@@ -306,6 +306,28 @@ def test_each_live_page_carries_the_version_its_answer_gives(app, admin, hook):
         assert answer["busy"] is True, page  # each shows the pending delivery
 
 
+def test_a_change_made_while_the_dashboard_renders_is_seen_at_the_next_look(
+    app, admin, hook, monkeypatch
+):
+    """The version a page carries is read before what the page shows: a delivery that
+    succeeds while the dashboard reads its figures may be missing from them, and the page's
+    next look must then differ from what it carries, or it would keep them."""
+    from webhooks.dashboard import views as dashboard_views
+
+    delivery_id = add_delivery(app, hook, status="failing", attempt_count=1)
+    read_figures = dashboard_views.activity
+
+    def figures_then_a_success(now):
+        figures = read_figures(now)
+        add_attempt(app, delivery_id)  # another connection's commit, after the figures
+        update_delivery(app, delivery_id, status="succeeded", next_attempt_at=None)
+        return figures
+
+    monkeypatch.setattr(dashboard_views, "activity", figures_then_a_success)
+    url, carried, _poll = rendered(admin, "/")
+    assert version(admin, url) != carried
+
+
 def test_the_live_parts_and_status_of_a_page_are_marked(app, admin, hook):
     delivery_id = add_delivery(app, hook)
     html = admin.get(f"/deliveries/{delivery_id}").get_data(as_text=True)

@@ -15,6 +15,7 @@ from webhooks.dashboard.queries import (
     webhooks_by_health,
 )
 from webhooks.deliveries.forms import STATUSES
+from webhooks.live.versions import dashboard_version
 
 bp = Blueprint("dashboard", __name__)
 
@@ -94,6 +95,8 @@ def chart(recent: Activity) -> Chart:
 @bp.get("/")
 def index():
     now = datetime.now(UTC)
+    # First: a change made while the figures below are read then makes the next look differ.
+    version = dashboard_version(now)
     counts = webhook_counts()
     recent = activity(now) if counts.total else None
     return render_template(
@@ -104,4 +107,5 @@ def index():
         webhooks=webhooks_by_health(recent.since) if recent else [],
         statuses=STATUSES,
         failed_statuses=FAILED_STATUSES,
+        version=version,
     )

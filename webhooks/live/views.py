@@ -120,5 +120,9 @@ def live_webhook(webhook: Webhook, deliveries: list[Delivery]) -> Live:
 
 
 @bp.app_template_global()
-def live_dashboard() -> Live:
-    return live(url_for("live.dashboard"), versions.dashboard_version())
+def live_dashboard(version: Version) -> Live:
+    """The dashboard as it was rendered: ``version`` is read before the figures it shows (the
+    dashboard's view reads it first), so a change made while the page renders is seen at the
+    next look; read after them, it could carry a change the figures miss, and the page would
+    keep them."""
+    return live(url_for("live.dashboard"), version)
