@@ -9,6 +9,7 @@ long it had been held) and ``silent <seconds>`` (when the server closed the sile
 SIGTERM stops the clients still open without reporting them."""
 
 import asyncio
+import contextlib
 import signal
 import ssl
 import sys
@@ -79,6 +80,8 @@ async def main(port: int, cafile: str, host: str, count: int) -> None:
         # The slow clients see the event within their second; the silent one is ended here.
         await asyncio.wait([everything], timeout=3)
         everything.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await everything
 
 
 if __name__ == "__main__":

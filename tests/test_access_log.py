@@ -2,17 +2,13 @@
 credential a client put in the wrong place: no HTTP Basic user name, and no token-shaped or
 credential-named query value, in the request line or the Referer."""
 
-import subprocess
-
 import pytest
 import requests
 
 from tests.conftest import unused_port
 from tests.engine_helpers import api_token, wait_until
-from tests.worker_processes import PROJECT, deployment
+from tests.worker_processes import deployment
 from webhooks.access_log import REDACTED, redact_query, redact_target
-
-GUNICORN = str(PROJECT / ".venv" / "bin" / "gunicorn")
 
 
 @pytest.fixture
@@ -25,14 +21,7 @@ def instance(tmp_path, monkeypatch):
 def site(instance, tmp_path):
     port = unused_port()
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=PROJECT,
-            env={**instance.env, "HOST": "127.0.0.1", "PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = instance.start_gunicorn(port, log)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -21,6 +21,7 @@ from webhooks.models import Delivery, Event, Webhook
 
 PROJECT = Path(__file__).resolve().parent.parent
 FLASK = str(PROJECT / ".venv" / "bin" / "flask")
+GUNICORN = str(PROJECT / ".venv" / "bin" / "gunicorn")
 
 
 def engine_under_test() -> dict:
@@ -97,6 +98,18 @@ class Instance:
         wait_until(lambda: "worker started" in log.read_text() or process.poll() is not None, 15)
         assert process.poll() is None, log.read_text()
         return process, log
+
+    def start_gunicorn(self, port: int, log: Path) -> subprocess.Popen:
+        """The site as `make run` serves it (gunicorn.conf.py, wsgi:app) on 127.0.0.1:``port``,
+        writing to ``log``; the caller waits for it and stops it."""
+        with log.open("w") as out:
+            return subprocess.Popen(
+                [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"],
+                cwd=PROJECT,
+                env={**self.env, "HOST": "127.0.0.1", "PORT": str(port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill_all(self) -> None:
         for process, _log in self.workers:
