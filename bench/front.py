@@ -28,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.engine_helpers import wait_until  # noqa: E402
 from tests.nginx_front import SlowClients, probe, quantile, serve_front  # noqa: E402
 
 TARGET_P99_MS = 100.0
@@ -41,16 +40,18 @@ class Round:
     held_at_start: int
     held_at_end: int
 
-    def p99(self, timings: list[float]) -> float:
-        return quantile(timings, 0.99) * 1000
 
-    def p50(self, timings: list[float]) -> float:
-        return quantile(timings, 0.5) * 1000
+def p99(timings: list[float]) -> float:
+    return quantile(timings, 0.99) * 1000
+
+
+def p50(timings: list[float]) -> float:
+    return quantile(timings, 0.5) * 1000
 
 
 def held_round(front, clients: int, probes: int) -> tuple[list[float], int, int]:
     with SlowClients(front, clients) as slow:
-        wait_until(lambda: slow.connected + len(slow.failed) == clients, 60, 0.05)
+        slow.wait_connected()
         if slow.failed:
             raise SystemExit(f"slow clients failed to connect: {slow.failed[:5]}")
         held_at_start = slow.open()
@@ -68,8 +69,8 @@ def load_text(load: tuple[float, float, float]) -> str:
 
 
 def report(args, rounds: list[Round], load_before, load_after) -> str:
-    quiet_p99 = [r.p99(r.quiet) for r in rounds]
-    held_p99 = [r.p99(r.held) for r in rounds]
+    quiet_p99 = [p99(r.quiet) for r in rounds]
+    held_p99 = [p99(r.held) for r in rounds]
     ratios = [held / quiet for held, quiet in zip(held_p99, quiet_p99, strict=True)]
     met = statistics.median(held_p99) < TARGET_P99_MS and max(held_p99) < TARGET_P99_MS
     command = " ".join(["python", "bench/front.py", *sys.argv[1:]])
@@ -92,8 +93,8 @@ def report(args, rounds: list[Round], load_before, load_after) -> str:
         "| quiet p50 | quiet p99 | held p50 | held p99 | held p99 / quiet p99 | target | met | "
         "slow clients held (start → end) | load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| {figures([r.p50(r.quiet) for r in rounds])} ms | {figures(quiet_p99)} ms "
-        f"| {figures([r.p50(r.held) for r in rounds])} ms | {figures(held_p99)} ms "
+        f"| {figures([p50(r.quiet) for r in rounds])} ms | {figures(quiet_p99)} ms "
+        f"| {figures([p50(r.held) for r in rounds])} ms | {figures(held_p99)} ms "
         f"| {figures(ratios, 2)} | held p99 < {TARGET_P99_MS:.0f} ms in every round "
         f"| {'yes' if met else 'no'} "
         f"| {', '.join(f'{r.held_at_start} → {r.held_at_end}' for r in rounds)} "
@@ -122,10 +123,9 @@ def main() -> None:
                 quiet = probe(front, args.probes)
                 held, at_start, at_end = held_round(front, args.slow_clients, args.probes)
                 rounds.append(Round(quiet, held, at_start, at_end))
-                last = rounds[-1]
                 print(
-                    f"round {number}: quiet p99 {last.p99(quiet):.1f} ms, "
-                    f"held p99 {last.p99(held):.1f} ms ({at_start} → {at_end} held)",
+                    f"round {number}: quiet p99 {p99(quiet):.1f} ms, "
+                    f"held p99 {p99(held):.1f} ms ({at_start} → {at_end} held)",
                     flush=True,
                 )
                 time.sleep(2)  # the slow clients' connections, closed, leave nginx

@@ -197,6 +197,7 @@ class SlowClients:
             sys.executable, "-m", "tests.slow_clients",
             str(front.https), str(front.cert), SITE, str(count),
         ]  # fmt: skip
+        self.count = count
         self.connected = 0
         self.failed: list[str] = []
         self.held: list[float] = []  # how long each slow client nginx dropped had been held
@@ -218,6 +219,10 @@ class SlowClients:
 
     def open(self) -> int:
         return self.connected - len(self.held)
+
+    def wait_connected(self, seconds: float = 60) -> None:
+        """Until each client has connected or failed to (see ``failed``)."""
+        wait_until(lambda: self.connected + len(self.failed) == self.count, seconds, 0.05)
 
     def __enter__(self) -> "SlowClients":
         self.process = subprocess.Popen(

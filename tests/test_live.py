@@ -13,6 +13,7 @@ from sqlalchemy import event
 
 from tests.conftest import post_form
 from tests.engine_helpers import api_token, bearer, update_delivery, update_webhook
+from webhooks.dashboard import views as dashboard_views
 from webhooks.extensions import db
 from webhooks.models import Attempt, Delivery
 
@@ -312,8 +313,6 @@ def test_a_change_made_while_the_dashboard_renders_is_seen_at_the_next_look(
     """The version a page carries is read before what the page shows: a delivery that
     succeeds while the dashboard reads its figures may be missing from them, and the page's
     next look must then differ from what it carries, or it would keep them."""
-    from webhooks.dashboard import views as dashboard_views
-
     delivery_id = add_delivery(app, hook, status="failing", attempt_count=1)
     read_figures = dashboard_views.activity
 

@@ -161,7 +161,7 @@ def test_a_body_over_the_limit_is_refused_by_nginx_before_gunicorn(front):
 def test_slow_clients_are_held_by_nginx_while_the_site_answers_at_once(front):
     with SlowClients(front, SLOW_CLIENTS) as slow:
         started = time.monotonic()
-        wait_until(lambda: slow.connected + len(slow.failed) == SLOW_CLIENTS, 60, 0.05)
+        slow.wait_connected()
         assert not slow.failed, slow.failed[:5]
         connecting = time.monotonic() - started
         held_at_start = slow.open()
